@@ -1,0 +1,3 @@
+fn main() {
+    println!("iaso: the command-line interface is being assembled; see README.md");
+}
