@@ -131,9 +131,11 @@ async fn ensure_template(admin_url: &str, migrations: &[Migration]) -> String {
         .expect("look up template");
     if exists.is_none() {
         let building = format!("{name}_building");
-        let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{building}\""))
-            .execute(&mut *conn)
-            .await;
+        let _ = sqlx::raw_sql(&format!(
+            "DROP DATABASE IF EXISTS \"{building}\" WITH (FORCE)"
+        ))
+        .execute(&mut *conn)
+        .await;
         sqlx::raw_sql(&format!("CREATE DATABASE \"{building}\""))
             .execute(&mut *conn)
             .await
@@ -145,7 +147,13 @@ async fn ensure_template(admin_url: &str, migrations: &[Migration]) -> String {
             .await
             .expect("migrate the template database");
         db.close().await;
-        // A closed pool's backends may take a moment to go away; renaming waits for them.
+        // A closed pool's backends may take a moment to go away; end them, then rename.
+        let _ = sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+        )
+        .bind(&building)
+        .execute(&mut *conn)
+        .await;
         let rename = format!("ALTER DATABASE \"{building}\" RENAME TO \"{name}\"");
         let mut attempts = 0;
         while let Err(e) = sqlx::raw_sql(&rename).execute(&mut *conn).await {

@@ -4,8 +4,8 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use futures::StreamExt;
 use iaso_db::migrate::Migration;
-use iaso_db::sqlx::types::Json;
 use iaso_db::{backend_test, sql, Conn, Db, DbError, Sql};
+use sqlx::types::Json;
 
 const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
@@ -31,7 +31,7 @@ CREATE INDEX things_lower_name ON things (lower(name));
 ",
 }];
 
-#[derive(Debug, iaso_db::sqlx::FromRow)]
+#[derive(Debug, sqlx::FromRow)]
 struct Thing {
     id: i64,
     name: String,

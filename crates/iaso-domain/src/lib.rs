@@ -1,0 +1,13 @@
+//! Domain types shared by storage, API, tasks and CLI. Nothing here does I/O.
+
+pub mod account;
+pub mod ids;
+pub mod password;
+pub mod permissions;
+pub mod project;
+pub mod user;
+pub mod validation;
+
+pub use ids::*;
+pub use permissions::{Module, Permission};
+pub use validation::FieldErrors;

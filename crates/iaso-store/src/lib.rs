@@ -1,0 +1,61 @@
+//! Storage use cases. Every SQL statement of the product lives in this crate, written once for
+//! both backends through [`iaso_db`]; callers (API, tasks, CLI) see domain types only.
+//!
+//! Each public method is one use case and owns its transaction. Helpers that must compose
+//! inside a caller's transaction take `&mut impl Conn`.
+
+pub mod accounts;
+mod error;
+pub mod feature_flags;
+pub mod migrations;
+pub mod paging;
+pub mod principal;
+pub mod profiles;
+pub mod projects;
+pub mod sessions;
+pub mod setup;
+pub mod throttle;
+pub mod user_roles;
+pub mod users;
+
+pub use error::{StoreError, StoreResult};
+pub use iaso_db::{Backend, Db, DbOptions};
+pub use paging::{Page, PageRequest};
+
+/// Handle on the database with every storage use case as a method.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: Db,
+}
+
+impl Store {
+    pub fn new(db: Db) -> Self {
+        Store { db }
+    }
+
+    /// Opens the database and applies pending migrations.
+    pub async fn open(url: &str, options: &DbOptions) -> StoreResult<Store> {
+        let db = Db::connect(url, options).await?;
+        migrations::run(&db).await?;
+        Ok(Store { db })
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.db.backend()
+    }
+
+    /// True when the database answers.
+    pub async fn ping(&self) -> bool {
+        self.db.ping().await
+    }
+}
+
+/// SHA-256 hex of a secret, for storing lookup keys of session cookies and reset tokens.
+pub(crate) fn secret_hash(secret: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}

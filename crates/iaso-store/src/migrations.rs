@@ -1,0 +1,14 @@
+//! The schema, one template per migration for both backends (see [`iaso_db::migrate`]).
+
+use iaso_db::migrate::{self, Migration, MigrationReport};
+use iaso_db::Db;
+
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "identity",
+    template: include_str!("../migrations/0001_identity.sql"),
+}];
+
+pub async fn run(db: &Db) -> Result<MigrationReport, iaso_db::DbError> {
+    migrate::run(db, MIGRATIONS).await
+}
