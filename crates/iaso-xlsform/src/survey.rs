@@ -19,6 +19,8 @@ pub enum Kind {
     Question,
     External,
     Attribute,
+    Entity,
+    Label,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -329,6 +331,39 @@ impl Survey {
                 let idx = self.els.len();
                 self.els.push(el);
                 self.els[parent].children.push(idx);
+            }
+            "entity" => {
+                let mut el = El::new(Kind::Entity, &name);
+                el.ty = "entity".into();
+                el.parent = Some(parent);
+                let idx = self.els.len();
+                self.els.push(el);
+                self.els[parent].children.push(idx);
+                if let Some(Value::Array(children)) = d.get("children") {
+                    for c in children {
+                        let Some(m) = c.as_object() else { continue };
+                        let cty = m.get("type").and_then(Value::as_str).unwrap_or("");
+                        let cname = m.get("name").map(vstr).unwrap_or_default();
+                        let mut ce = El::new(
+                            if cty == "label" {
+                                Kind::Label
+                            } else {
+                                Kind::Attribute
+                            },
+                            &cname,
+                        );
+                        ce.ty = cty.to_string();
+                        ce.value = m.get("value").and_then(Value::as_str).map(str::to_string);
+                        ce.bind = obj_of(m.get("bind"));
+                        if let Some(Value::Array(a)) = m.get("actions") {
+                            ce.actions = a.iter().filter_map(|x| x.as_object().cloned()).collect();
+                        }
+                        ce.parent = Some(idx);
+                        let cidx = self.els.len();
+                        self.els.push(ce);
+                        self.els[idx].children.push(cidx);
+                    }
+                }
             }
             "__attribute" => {
                 let mut el = El::new(Kind::Attribute, &name);

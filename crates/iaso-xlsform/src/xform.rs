@@ -82,7 +82,10 @@ impl Survey {
             if !matches!(e.kind, Kind::Attribute) && !ex::is_xml_tag(&e.name) {
                 return err(msg::names_009("name"));
             }
-            if matches!(e.kind, Kind::Survey | Kind::Group | Kind::Repeat) {
+            if matches!(
+                e.kind,
+                Kind::Survey | Kind::Group | Kind::Repeat | Kind::Entity
+            ) {
                 let mut seen: HashSet<&str> = HashSet::new();
                 for &c in &e.children {
                     let n = self.els[c].name.as_str();
@@ -243,7 +246,9 @@ impl Survey {
     fn element_instance(&self, i: usize, append_template: bool) -> Result<Elem, ConvertError> {
         let e = &self.els[i];
         match e.kind {
-            Kind::Group | Kind::Repeat | Kind::Survey => self.section_instance(i, append_template),
+            Kind::Group | Kind::Repeat | Kind::Survey | Kind::Entity => {
+                self.section_instance(i, append_template)
+            }
             _ => {
                 let mut n = Elem::new(e.name.clone());
                 if let Some(d) = e.default.as_ref().filter(|d| !d.is_empty()) {

@@ -790,7 +790,7 @@ pub fn workbook_to_json(
         entities.note_survey_row(
             &container_path,
             &container_kinds,
-            &row,
+            &mut row,
             row_number,
             question_name.as_deref(),
             begin_parse.is_some(),
