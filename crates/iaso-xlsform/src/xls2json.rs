@@ -618,6 +618,26 @@ pub fn workbook_to_json(
         warnings.push(format!("{s}{MSG_SUPPRESS_SPELLING}"));
     }
 
+    // OSM tags.
+    let mut osm_tags: HashMap<String, Vec<Obj>> = HashMap::new();
+    if let Some(os) = wb.sheets.get("osm").filter(|s| !s.rows.is_empty()) {
+        let d = dealias_and_group(
+            "osm",
+            os,
+            headers::list_alias,
+            headers::OPTION_COLUMNS,
+            &[],
+            "default",
+            false,
+            false,
+        )?;
+        for mut r in d.data {
+            if let Some(Value::String(ln)) = r.shift_remove("list name") {
+                osm_tags.entry(ln).or_default().push(r);
+            }
+        }
+    }
+
     // Survey.
     let survey_raw = survey_sheet_raw.cloned().unwrap_or_default();
     let survey = dealias_and_group(
@@ -1148,11 +1168,17 @@ pub fn workbook_to_json(
             continue;
         }
 
-        if let Some(rest) = question_type.strip_prefix("osm") {
-            // osm LIST
-            if rest.starts_with(' ') && rest.len() > 1 {
+        if let Some(rest) = question_type.strip_prefix("osm ") {
+            let list = rest.split_whitespace().next().unwrap_or("").to_string();
+            if !list.is_empty() {
                 let mut node = row.clone();
-                node.insert("type".into(), json!("binary"));
+                node.insert("type".into(), json!("osm"));
+                if let Some(tags) = osm_tags.get(&list) {
+                    node.insert(
+                        "tags".into(),
+                        Value::Array(tags.iter().cloned().map(Value::Object).collect()),
+                    );
+                }
                 if let Some(f) = stack.last_mut() {
                     f.children.push(Value::Object(node));
                 }
