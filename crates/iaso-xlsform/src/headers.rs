@@ -72,9 +72,6 @@ pub fn entities_alias(h: &str) -> Option<Alias> {
     }
 }
 
-pub fn no_alias(_: &str) -> Option<Alias> {
-    None
-}
 
 pub const SURVEY_COLUMNS: &[&str] = &[
     "name",

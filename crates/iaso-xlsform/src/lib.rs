@@ -25,6 +25,19 @@
 //! Bad input (not a zip, zip bombs, huge sheets, non-UTF-8 CSV...) yields a
 //! [`ConvertError`], never a panic; see the limits in [`reader`].
 
+// Style lints that fight the reference-faithful control flow in a few places.
+#![allow(
+    clippy::if_same_then_else,
+    clippy::collapsible_if,
+    clippy::collapsible_match,
+    clippy::needless_range_loop,
+    clippy::wrong_self_convention,
+    clippy::manual_strip,
+    clippy::map_entry,
+    clippy::int_plus_one,
+    clippy::manual_is_multiple_of
+)]
+
 pub mod cli;
 pub mod descriptor;
 mod entities;

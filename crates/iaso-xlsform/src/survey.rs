@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::error::{err, ConvertError};
 use crate::expression::{self as ex, RefMatch};
 use crate::qtd;
-use crate::xls2json::{split_ext, Obj, EXTERNAL_INSTANCE_EXTENSIONS};
+use crate::xls2json::Obj;
 use crate::xml::{escape_attr, escape_text_string, parse_fragment, Elem, XNode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,16 +186,9 @@ pub struct Survey {
     pub setvalues_by_trigger: IndexMap<String, Vec<(String, String)>>,
     pub setgeopoint_by_trigger: IndexMap<String, Vec<(String, String)>>,
     xpaths: HashMap<String, Option<usize>>,
-    translations: IndexMap<String, IndexMap<String, IndexMap<String, TrValue>>>,
     pub entity_version: Option<String>,
 }
 
-#[derive(Debug, Clone)]
-enum TrValue {
-    Text { text: String, ctx: Option<usize> },
-    Plain(String),
-    TypeMarker,
-}
 
 fn obj_of(v: Option<&Value>) -> Option<Obj> {
     v.and_then(Value::as_object).cloned()
@@ -215,7 +208,6 @@ impl Survey {
             setvalues_by_trigger: IndexMap::new(),
             setgeopoint_by_trigger: IndexMap::new(),
             xpaths: HashMap::new(),
-            translations: IndexMap::new(),
             entity_version: json
                 .get("entity_version")
                 .and_then(Value::as_str)
@@ -958,9 +950,6 @@ fn loop_substitute(template: &Obj, column: &Obj) -> Obj {
     out
 }
 
-pub fn is_file_itemset(itemset: &str) -> bool {
-    EXTERNAL_INSTANCE_EXTENSIONS.contains(&split_ext(itemset).1)
-}
 
 impl Survey {
     pub fn text_node_impl(

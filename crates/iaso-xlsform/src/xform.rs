@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use crate::error::{err, msg, ConvertError};
 use crate::expression as ex;
-use crate::survey::{is_file_itemset, Itemset, Kind, QClass, Survey};
-use crate::xls2json::{split_ext, yes_no, EXTERNAL_INSTANCE_EXTENSIONS};
+use crate::survey::{Itemset, Kind, QClass, Survey};
+use crate::xls2json::{split_ext, EXTERNAL_INSTANCE_EXTENSIONS};
 use crate::xml::Elem;
 
 const NSMAP: &[(&str, &str)] = &[
@@ -1291,10 +1291,3 @@ fn itemset_node(nodeset: &str, value_ref: &str, label_ref: &str) -> Elem {
         .child(Elem::new("label").attr("ref", label_ref))
 }
 
-pub fn omit_instance_id(v: &str) -> bool {
-    yes_no(v) == Some(true)
-}
-
-pub fn is_file(s: &str) -> bool {
-    is_file_itemset(s)
-}

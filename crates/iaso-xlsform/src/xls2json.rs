@@ -84,9 +84,6 @@ const CONTROL_TYPES: &[(&str, &str)] = &[
     ("looped group", "repeat"),
 ];
 
-fn control_alias(t: &str) -> Option<&'static str> {
-    CONTROL_TYPES.iter().find(|(k, _)| *k == t).map(|(_, v)| *v)
-}
 
 /// begin/end control parse: returns (is_begin, control type, optional list name).
 fn parse_control(t: &str) -> Option<(bool, &'static str, Option<String>)> {
