@@ -72,7 +72,6 @@ pub fn entities_alias(h: &str) -> Option<Alias> {
     }
 }
 
-
 pub const SURVEY_COLUMNS: &[&str] = &[
     "name",
     "label",

@@ -189,7 +189,6 @@ pub struct Survey {
     pub entity_version: Option<String>,
 }
 
-
 fn obj_of(v: Option<&Value>) -> Option<Obj> {
     v.and_then(Value::as_object).cloned()
 }
@@ -949,7 +948,6 @@ fn loop_substitute(template: &Obj, column: &Obj) -> Obj {
     }
     out
 }
-
 
 impl Survey {
     pub fn text_node_impl(

@@ -1290,4 +1290,3 @@ fn itemset_node(nodeset: &str, value_ref: &str, label_ref: &str) -> Elem {
         .child(Elem::new("value").attr("ref", value_ref))
         .child(Elem::new("label").attr("ref", label_ref))
 }
-

@@ -84,7 +84,6 @@ const CONTROL_TYPES: &[(&str, &str)] = &[
     ("looped group", "repeat"),
 ];
 
-
 /// begin/end control parse: returns (is_begin, control type, optional list name).
 fn parse_control(t: &str) -> Option<(bool, &'static str, Option<String>)> {
     let (is_begin, rest) = if let Some(r) = t.strip_prefix("begin") {
