@@ -1,0 +1,793 @@
+//! Reading workbooks (xlsx/xlsm, xls, csv) into plain string tables.
+//!
+//! Every cell becomes a string the way the reference converter renders it:
+//! integral numbers without a decimal point, booleans as `TRUE`/`FALSE`,
+//! dates as `YYYY-MM-DD HH:MM:SS`, text trimmed with non-breaking spaces
+//! replaced by spaces. Empty rows are kept (row numbers stay accurate) but a
+//! run of 60 empty rows, or 20 empty header columns, ends the sheet.
+
+use std::io::Cursor;
+
+use calamine::{Data, DataRef, Reader};
+use indexmap::IndexMap;
+
+use crate::error::ConvertError;
+
+/// Hard limits that keep memory proportional to a sane form.
+pub const MAX_INPUT_BYTES: usize = 64 * 1024 * 1024;
+/// Maximum total declared uncompressed size of a zip (xlsx) archive.
+pub const MAX_UNZIPPED_BYTES: u64 = 256 * 1024 * 1024;
+/// Maximum declared uncompressed size of one zip entry.
+pub const MAX_ENTRY_BYTES: u64 = 128 * 1024 * 1024;
+/// Maximum number of data rows read from one sheet.
+pub const MAX_ROWS: usize = 200_000;
+/// Maximum number of columns read from one sheet.
+pub const MAX_COLS: usize = 1_000;
+/// Maximum number of cells read from one sheet.
+pub const MAX_CELLS: usize = 5_000_000;
+
+const MAX_ADJACENT_EMPTY_ROWS: usize = 60;
+const MAX_ADJACENT_EMPTY_COLS: usize = 20;
+
+/// A sheet: its header names (in order) and rows (header -> value, non-empty only).
+#[derive(Debug, Default, Clone)]
+pub struct Sheet {
+    pub headers: Vec<String>,
+    pub rows: Vec<IndexMap<String, String>>,
+}
+
+/// The workbook as the converter sees it.
+#[derive(Debug, Default, Clone)]
+pub struct Workbook {
+    /// Original sheet names, for spelling suggestions.
+    pub sheet_names: Vec<String>,
+    /// Supported sheets by lower-case name.
+    pub sheets: IndexMap<String, Sheet>,
+}
+
+pub const SUPPORTED_SHEETS: [&str; 6] = [
+    "survey",
+    "choices",
+    "settings",
+    "external_choices",
+    "osm",
+    "entities",
+];
+
+/// Input formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Xlsx,
+    Xls,
+    Csv,
+}
+
+/// Pick the format from magic bytes, then from the file name.
+pub fn detect_format(input: &[u8], file_name: &str) -> Format {
+    if input.starts_with(b"PK\x03\x04") || input.starts_with(b"PK\x05\x06") {
+        return Format::Xlsx;
+    }
+    if input.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
+        return Format::Xls;
+    }
+    let lower = file_name.to_ascii_lowercase();
+    if lower.ends_with(".xlsx") || lower.ends_with(".xlsm") {
+        Format::Xlsx
+    } else if lower.ends_with(".xls") {
+        Format::Xls
+    } else {
+        Format::Csv
+    }
+}
+
+pub fn read_workbook(input: &[u8], file_name: &str) -> Result<Workbook, ConvertError> {
+    if input.len() > MAX_INPUT_BYTES {
+        return Err(ConvertError::read(format!(
+            "The file is too large ({} bytes; the limit is {} bytes).",
+            input.len(),
+            MAX_INPUT_BYTES
+        )));
+    }
+    match detect_format(input, file_name) {
+        Format::Xlsx => read_xlsx(input),
+        Format::Xls => read_xls(input),
+        Format::Csv => read_csv(input),
+    }
+}
+
+fn is_empty_str(s: &str) -> bool {
+    s.chars().all(char::is_whitespace)
+}
+
+fn collapse_spaces(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut prev_space = false;
+    for c in s.chars() {
+        if c == ' ' {
+            if !prev_space {
+                out.push(' ');
+            }
+            prev_space = true;
+        } else {
+            out.push(c);
+            prev_space = false;
+        }
+    }
+    out
+}
+
+/// Format a float the way Python's `str(float)` does for common values.
+pub fn py_float(v: f64) -> String {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e16 {
+        return format!("{}", v as i64);
+    }
+    if v.is_nan() {
+        return "nan".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    let abs = v.abs();
+    if (1e-4..1e16).contains(&abs) {
+        // Shortest round-trip representation, like repr().
+        let s = format!("{v}");
+        if s.contains('.') {
+            s
+        } else {
+            format!("{s}.0")
+        }
+    } else {
+        let s = format!("{v:e}");
+        // Rust: 1e-5 -> "1e-5"; Python: "1e-05".
+        match s.split_once('e') {
+            Some((mant, exp)) => {
+                let (sign, digits) = if let Some(d) = exp.strip_prefix('-') {
+                    ('-', d)
+                } else {
+                    ('+', exp)
+                };
+                let digits = if digits.len() < 2 {
+                    format!("0{digits}")
+                } else {
+                    digits.to_string()
+                };
+                format!("{mant}e{sign}{digits}")
+            }
+            None => s,
+        }
+    }
+}
+
+fn excel_serial_to_string(serial: f64) -> String {
+    // Excel 1900 date system (with the 1900 leap-year bug): day 60 is 1900-02-29.
+    let days = serial.floor() as i64;
+    let mut secs = ((serial - serial.floor()) * 86400.0).round() as i64;
+    let mut days = days;
+    if secs >= 86400 {
+        secs -= 86400;
+        days += 1;
+    }
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    if days == 0 {
+        return format!("{h:02}:{m:02}:{s:02}");
+    }
+    // Days since 1899-12-30 for serial > 60.
+    let offset = if days < 60 { days + 1 } else { days };
+    let (y, mo, d) = civil_from_days(offset - 25569); // 25569 = 1970-01-01
+    format!("{y:04}-{mo:02}-{d:02} {h:02}:{m:02}:{s:02}")
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn clean_text(s: &str) -> Option<String> {
+    let t = s.trim();
+    if t.is_empty() {
+        return None;
+    }
+    Some(t.replace('\u{a0}', " "))
+}
+
+fn data_ref_to_string(d: &DataRef<'_>) -> Option<String> {
+    match d {
+        DataRef::Int(i) => Some(i.to_string()),
+        DataRef::Float(f) => Some(py_float(*f)),
+        DataRef::String(s) => clean_text(s),
+        DataRef::SharedString(s) => clean_text(s),
+        DataRef::Bool(b) => Some(if *b { "TRUE" } else { "FALSE" }.to_string()),
+        DataRef::DateTime(dt) => Some(excel_serial_to_string(dt.as_f64())),
+        DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => clean_text(s),
+        DataRef::Error(_) | DataRef::Empty => None,
+    }
+}
+
+fn data_to_string(d: &Data) -> Option<String> {
+    match d {
+        Data::Int(i) => Some(i.to_string()),
+        Data::Float(f) => Some(py_float(*f)),
+        Data::String(s) => clean_text(s),
+        Data::Bool(b) => Some(if *b { "TRUE" } else { "FALSE" }.to_string()),
+        Data::DateTime(dt) => Some(excel_serial_to_string(dt.as_f64())),
+        Data::DateTimeIso(s) | Data::DurationIso(s) => clean_text(s),
+        Data::Error(_) | Data::Empty => None,
+    }
+}
+
+/// Build a [`Sheet`] from sparse cells grouped by row (0-based row index -> (col, value)).
+fn build_sheet(
+    sheet_name: &str,
+    grid: Vec<(u32, Vec<(u32, String)>)>,
+) -> Result<Sheet, ConvertError> {
+    let mut iter = grid.into_iter().peekable();
+    // Header row is the first row (row 0) if present.
+    let header_cells: Vec<(u32, String)> = match iter.peek() {
+        Some((0, _)) => iter.next().map(|(_, c)| c).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let mut headers: Vec<Option<String>> = Vec::new();
+    {
+        let mut by_col: Vec<(u32, String)> = header_cells;
+        by_col.sort_by_key(|c| c.0);
+        let mut adjacent_empty = 0usize;
+        let mut next_col = 0u32;
+        let mut it = by_col.into_iter();
+        let mut pending = it.next();
+        loop {
+            let cell = match &pending {
+                Some((c, v)) if *c == next_col => {
+                    let v = v.clone();
+                    pending = it.next();
+                    Some(v)
+                }
+                Some(_) => None,
+                None => break,
+            };
+            match cell {
+                Some(v) if !is_empty_str(&v) => {
+                    adjacent_empty = 0;
+                    let clean = collapse_spaces(v.trim());
+                    if headers.iter().any(|h| h.as_deref() == Some(v.as_str())) {
+                        return Err(ConvertError::Form(format!("Duplicate column header: {v}")));
+                    }
+                    headers.push(Some(clean));
+                }
+                _ => {
+                    headers.push(None);
+                    if adjacent_empty == MAX_ADJACENT_EMPTY_COLS {
+                        break;
+                    }
+                    adjacent_empty += 1;
+                }
+            }
+            next_col += 1;
+            if headers.len() > MAX_COLS {
+                return Err(ConvertError::Limit(format!(
+                    "The '{sheet_name}' sheet has more than {MAX_COLS} columns."
+                )));
+            }
+        }
+        let keep = headers.len() - adjacent_empty.min(headers.len());
+        headers.truncate(keep);
+        while matches!(headers.last(), Some(None)) {
+            headers.pop();
+        }
+    }
+    let mut rows: Vec<IndexMap<String, String>> = Vec::new();
+    let mut adjacent_empty = 0usize;
+    let mut expected_row = 1u32;
+    'outer: for (r, cells) in iter {
+        // Rows missing from the sparse grid are empty rows.
+        while expected_row < r {
+            if adjacent_empty == MAX_ADJACENT_EMPTY_ROWS {
+                break 'outer;
+            }
+            adjacent_empty += 1;
+            rows.push(IndexMap::new());
+            expected_row += 1;
+        }
+        let mut row = IndexMap::new();
+        let mut cells = cells;
+        cells.sort_by_key(|c| c.0);
+        for (c, v) in cells {
+            if let Some(Some(h)) = headers.get(c as usize) {
+                if !is_empty_str(&v) {
+                    row.insert(h.clone(), v);
+                }
+            }
+        }
+        if row.is_empty() {
+            if adjacent_empty == MAX_ADJACENT_EMPTY_ROWS {
+                break;
+            }
+            adjacent_empty += 1;
+        } else {
+            adjacent_empty = 0;
+        }
+        rows.push(row);
+        expected_row = r + 1;
+        if rows.len() > MAX_ROWS {
+            return Err(ConvertError::Limit(format!(
+                "The '{sheet_name}' sheet has more than {MAX_ROWS} rows."
+            )));
+        }
+    }
+    let keep = rows.len() - adjacent_empty.min(rows.len());
+    rows.truncate(keep);
+    Ok(Sheet {
+        headers: headers.into_iter().flatten().collect(),
+        rows,
+    })
+}
+
+fn check_zip(input: &[u8]) -> Result<(), ConvertError> {
+    let archive = zip::ZipArchive::new(Cursor::new(input))
+        .map_err(|e| ConvertError::read(format!("Error reading .xlsx file: {e}")))?;
+    let mut total: u64 = 0;
+    let mut archive = archive;
+    if archive.len() > 10_000 {
+        return Err(ConvertError::Limit(
+            "The .xlsx archive has too many entries.".into(),
+        ));
+    }
+    for i in 0..archive.len() {
+        let f = archive
+            .by_index_raw(i)
+            .map_err(|e| ConvertError::read(format!("Error reading .xlsx file: {e}")))?;
+        let size = f.size();
+        if size > MAX_ENTRY_BYTES {
+            return Err(ConvertError::Limit(format!(
+                "The .xlsx entry '{}' is too large when uncompressed ({size} bytes).",
+                f.name().unwrap_or_default()
+            )));
+        }
+        total = total.saturating_add(size);
+        let compressed = f.compressed_size().max(1);
+        if size > 1_000_000 && size / compressed > 1000 {
+            return Err(ConvertError::Limit(format!(
+                "The .xlsx entry '{}' has a suspicious compression ratio (zip bomb?).",
+                f.name().unwrap_or_default()
+            )));
+        }
+    }
+    if total > MAX_UNZIPPED_BYTES {
+        return Err(ConvertError::Limit(format!(
+            "The .xlsx archive is too large when uncompressed ({total} bytes)."
+        )));
+    }
+    Ok(())
+}
+
+fn read_xlsx(input: &[u8]) -> Result<Workbook, ConvertError> {
+    check_zip(input)?;
+    let mut xlsx: calamine::Xlsx<_> = calamine::Xlsx::new(Cursor::new(input))
+        .map_err(|e| ConvertError::read(format!("Error reading .xlsx file: {e}")))?;
+    let names: Vec<String> = xlsx.sheet_names().to_vec();
+    let mut wb = Workbook {
+        sheet_names: names.clone(),
+        sheets: IndexMap::new(),
+    };
+    for name in &names {
+        let lower = name.to_lowercase();
+        let key = if SUPPORTED_SHEETS.contains(&lower.as_str()) {
+            lower
+        } else if names.len() == 1 {
+            "survey".to_string()
+        } else {
+            continue;
+        };
+        let mut reader = match xlsx.worksheet_cells_reader(name) {
+            Ok(r) => r,
+            Err(_) => {
+                let paths = fallback::sheet_paths(input)?;
+                let Some((_, path)) = paths.iter().find(|(n, _)| n == name) else {
+                    return Err(ConvertError::read(format!(
+                        "Error reading .xlsx file: sheet '{name}' not found"
+                    )));
+                };
+                wb.sheets
+                    .insert(key, fallback::read_sheet(input, name, path)?);
+                continue;
+            }
+        };
+        let mut grid: Vec<(u32, Vec<(u32, String)>)> = Vec::new();
+        let mut count = 0usize;
+        while let Some(cell) = reader
+            .next_cell()
+            .map_err(|e| ConvertError::read(format!("Error reading .xlsx file: {e}")))?
+        {
+            let (r, c) = cell.get_position();
+            if c as usize >= MAX_COLS + MAX_ADJACENT_EMPTY_COLS + 1 {
+                continue;
+            }
+            let Some(v) = data_ref_to_string(cell.get_value()) else {
+                continue;
+            };
+            count += 1;
+            if count > MAX_CELLS {
+                return Err(ConvertError::Limit(format!(
+                    "The '{name}' sheet has more than {MAX_CELLS} cells."
+                )));
+            }
+            match grid.last_mut() {
+                Some((lr, cells)) if *lr == r => cells.push((c, v)),
+                _ => {
+                    if r as usize > MAX_ROWS + 1 && grid.len() > MAX_ROWS {
+                        break;
+                    }
+                    grid.push((r, vec![(c, v)]));
+                }
+            }
+        }
+        drop(reader);
+        grid.sort_by_key(|g| g.0);
+        let sheet = build_sheet(name, grid)?;
+        wb.sheets.insert(key, sheet);
+    }
+    Ok(wb)
+}
+
+fn read_xls(input: &[u8]) -> Result<Workbook, ConvertError> {
+    let mut xls: calamine::Xls<_> = calamine::Xls::new(Cursor::new(input))
+        .map_err(|e| ConvertError::read(format!("Error reading .xls file: {e}")))?;
+    let names: Vec<String> = xls.sheet_names().to_vec();
+    let mut wb = Workbook {
+        sheet_names: names.clone(),
+        sheets: IndexMap::new(),
+    };
+    for name in &names {
+        let lower = name.to_lowercase();
+        let key = if SUPPORTED_SHEETS.contains(&lower.as_str()) {
+            lower
+        } else if names.len() == 1 {
+            "survey".to_string()
+        } else {
+            continue;
+        };
+        let range = xls
+            .worksheet_range(name)
+            .map_err(|e| ConvertError::read(format!("Error reading .xls file: {e}")))?;
+        let mut grid: Vec<(u32, Vec<(u32, String)>)> = Vec::new();
+        for (r, c, d) in range.used_cells() {
+            let (sr, sc) = range.start().unwrap_or((0, 0));
+            let (r, c) = (r as u32 + sr, c as u32 + sc);
+            if let Some(v) = data_to_string(d) {
+                match grid.last_mut() {
+                    Some((lr, cells)) if *lr == r => cells.push((c, v)),
+                    _ => grid.push((r, vec![(c, v)])),
+                }
+            }
+        }
+        grid.sort_by_key(|g| g.0);
+        wb.sheets.insert(key, build_sheet(name, grid)?);
+    }
+    Ok(wb)
+}
+
+fn read_csv(input: &[u8]) -> Result<Workbook, ConvertError> {
+    let text = std::str::from_utf8(input).map_err(|e| {
+        ConvertError::read(format!(
+            "Error reading .csv file: the file is not valid UTF-8 (byte {}).",
+            e.valid_up_to()
+        ))
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let head: String = text.chars().take(5000).collect();
+    if head.matches(',').count() < 4 {
+        return Err(ConvertError::read(
+            "Error reading .csv file: The input data does not appear to be a valid XLSForm.".into(),
+        ));
+    }
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut wb = Workbook::default();
+    let mut current: Option<String> = None;
+    let mut headers: Option<Vec<String>> = None;
+    let mut count = 0usize;
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| ConvertError::read(format!("Error reading .csv file: {e}")))?;
+        count += 1;
+        if count > MAX_ROWS {
+            return Err(ConvertError::Limit(format!(
+                "The CSV file has more than {MAX_ROWS} rows."
+            )));
+        }
+        if rec.is_empty() {
+            continue;
+        }
+        let first = rec.get(0).unwrap_or("").trim().to_string();
+        let content: Vec<String> = rec.iter().skip(1).map(|v| v.trim().to_string()).collect();
+        let has_content = content.iter().any(|c| !c.is_empty());
+        if rec.len() == 1 || !first.is_empty() {
+            if !first.is_empty() {
+                let lower = first.to_lowercase();
+                if !wb.sheet_names.contains(&first) {
+                    wb.sheet_names.push(first.clone());
+                    wb.sheets.insert(lower.clone(), Sheet::default());
+                }
+                current = Some(lower);
+                headers = None;
+            }
+        }
+        if has_content {
+            let Some(sheet_name) = current.clone() else {
+                continue;
+            };
+            let Some(sheet) = wb.sheets.get_mut(&sheet_name) else {
+                continue;
+            };
+            match &headers {
+                None => {
+                    sheet.headers = content.clone();
+                    headers = Some(content);
+                }
+                Some(h) => {
+                    let mut row = IndexMap::new();
+                    for (k, v) in h.iter().zip(content) {
+                        if !v.is_empty() {
+                            row.insert(k.clone(), v);
+                        }
+                    }
+                    sheet.rows.push(row);
+                }
+            }
+        }
+    }
+    // Keep only supported sheets (or a single sheet as survey).
+    let mut out = Workbook {
+        sheet_names: wb.sheet_names.clone(),
+        sheets: IndexMap::new(),
+    };
+    let single = wb.sheets.len() == 1;
+    for (k, v) in wb.sheets {
+        if SUPPORTED_SHEETS.contains(&k.as_str()) {
+            out.sheets.insert(k, v);
+        } else if single {
+            out.sheets.insert("survey".into(), v);
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_like_python() {
+        assert_eq!(py_float(1.0), "1");
+        assert_eq!(py_float(0.5), "0.5");
+        assert_eq!(py_float(1e-5), "1e-05");
+        assert_eq!(py_float(-2.25), "-2.25");
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(excel_serial_to_string(43831.0), "2020-01-01 00:00:00");
+        assert_eq!(excel_serial_to_string(0.5), "12:00:00");
+    }
+}
+
+/// Minimal fallback xlsx reader (shared strings + inline/number/bool cells),
+/// used when calamine rejects a sheet (e.g. a row-only `<dimension ref="1:63"/>`).
+mod fallback {
+    use std::io::{Cursor, Read};
+
+    use quick_xml::events::Event;
+    use quick_xml::Reader;
+
+    use super::{build_sheet, clean_text, py_float, Sheet, MAX_CELLS, MAX_ENTRY_BYTES};
+    use crate::error::ConvertError;
+
+    fn read_entry(
+        z: &mut zip::ZipArchive<Cursor<&[u8]>>,
+        name: &str,
+    ) -> Result<Option<String>, ConvertError> {
+        let Ok(f) = z.by_name(name) else {
+            return Ok(None);
+        };
+        let mut s = String::new();
+        f.take(MAX_ENTRY_BYTES)
+            .read_to_string(&mut s)
+            .map_err(|e| ConvertError::Read(format!("Error reading .xlsx file: {e}")))?;
+        Ok(Some(s))
+    }
+
+    fn col_index(r: &str) -> Option<u32> {
+        let mut n: u32 = 0;
+        let mut any = false;
+        for c in r.chars() {
+            if c.is_ascii_alphabetic() {
+                n = n
+                    .checked_mul(26)?
+                    .checked_add(c.to_ascii_uppercase() as u32 - 64)?;
+                any = true;
+            } else {
+                break;
+            }
+        }
+        if any {
+            Some(n - 1)
+        } else {
+            None
+        }
+    }
+
+    fn attr(e: &quick_xml::events::BytesStart<'_>, key: &str) -> Option<String> {
+        e.attributes()
+            .flatten()
+            .find(|a| a.key.as_ref() == key)
+            .and_then(|a| {
+                let raw: String = a.value.as_ref().to_string();
+                quick_xml::escape::unescape(&raw)
+                    .ok()
+                    .map(|v| v.into_owned())
+            })
+    }
+
+    pub fn read_sheet(
+        input: &[u8],
+        sheet_name: &str,
+        sheet_path: &str,
+    ) -> Result<Sheet, ConvertError> {
+        let mut z = zip::ZipArchive::new(Cursor::new(input))
+            .map_err(|e| ConvertError::Read(format!("Error reading .xlsx file: {e}")))?;
+        let mut shared: Vec<String> = Vec::new();
+        if let Some(ss) = read_entry(&mut z, "xl/sharedStrings.xml")? {
+            let mut r = Reader::from_str(&ss);
+            let mut cur = String::new();
+            let mut in_t = false;
+            loop {
+                match r.read_event() {
+                    Ok(Event::Start(e)) if e.name().as_ref() == "si" => cur.clear(),
+                    Ok(Event::Start(e)) if e.name().as_ref() == "t" => in_t = true,
+                    Ok(Event::End(e)) if e.name().as_ref() == "t" => in_t = false,
+                    Ok(Event::End(e)) if e.name().as_ref() == "si" => {
+                        shared.push(std::mem::take(&mut cur))
+                    }
+                    Ok(Event::Text(t)) if in_t => cur.push_str(&t.html_content()),
+                    Ok(Event::GeneralRef(g)) if in_t => {
+                        let name: &str = &g;
+                        let s = match name {
+                            "amp" => "&",
+                            "lt" => "<",
+                            "gt" => ">",
+                            "quot" => "\"",
+                            "apos" => "'",
+                            _ => "",
+                        };
+                        cur.push_str(s);
+                    }
+                    Ok(Event::Eof) => break,
+                    Err(e) => {
+                        return Err(ConvertError::Read(format!("Error reading .xlsx file: {e}")))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let Some(xml) = read_entry(&mut z, sheet_path)? else {
+            return Err(ConvertError::Read(format!(
+                "Error reading .xlsx file: missing {sheet_path}"
+            )));
+        };
+        let mut r = Reader::from_str(&xml);
+        let mut grid: Vec<(u32, Vec<(u32, String)>)> = Vec::new();
+        let mut row_idx: u32 = 0;
+        let mut next_row: u32 = 0;
+        let mut col: u32 = 0;
+        let mut ctype = String::new();
+        let mut in_v = false;
+        let mut val = String::new();
+        let mut count = 0usize;
+        loop {
+            match r.read_event() {
+                Ok(Event::Start(e)) | Ok(Event::Empty(e)) if e.name().as_ref() == "row" => {
+                    row_idx = attr(&e, "r")
+                        .and_then(|v| v.parse::<u32>().ok())
+                        .map(|v| v.saturating_sub(1))
+                        .unwrap_or(next_row);
+                    next_row = row_idx + 1;
+                    col = 0;
+                }
+                Ok(Event::Start(e)) if e.name().as_ref() == "c" => {
+                    col = attr(&e, "r").and_then(|v| col_index(&v)).unwrap_or(col);
+                    ctype = attr(&e, "t").unwrap_or_default();
+                    val.clear();
+                }
+                Ok(Event::Start(e)) if matches!(e.name().as_ref(), "v" | "t") => in_v = true,
+                Ok(Event::End(e)) if matches!(e.name().as_ref(), "v" | "t") => in_v = false,
+                Ok(Event::Text(t)) if in_v => val.push_str(&t.html_content()),
+                Ok(Event::End(e)) if e.name().as_ref() == "c" => {
+                    let v = match ctype.as_str() {
+                        "s" => val
+                            .trim()
+                            .parse::<usize>()
+                            .ok()
+                            .and_then(|i| shared.get(i))
+                            .and_then(|s| clean_text(s)),
+                        "b" => Some(if val.trim() == "1" { "TRUE" } else { "FALSE" }.to_string()),
+                        "str" | "inlineStr" => clean_text(&val),
+                        "e" => None,
+                        _ => val.trim().parse::<f64>().ok().map(py_float),
+                    };
+                    if let Some(v) = v {
+                        count += 1;
+                        if count > MAX_CELLS {
+                            return Err(ConvertError::Limit(format!(
+                                "The '{sheet_name}' sheet has more than {MAX_CELLS} cells."
+                            )));
+                        }
+                        match grid.last_mut() {
+                            Some((lr, cells)) if *lr == row_idx => cells.push((col, v)),
+                            _ => grid.push((row_idx, vec![(col, v)])),
+                        }
+                    }
+                    col += 1;
+                }
+                Ok(Event::Eof) => break,
+                Err(e) => return Err(ConvertError::Read(format!("Error reading .xlsx file: {e}"))),
+                _ => {}
+            }
+        }
+        grid.sort_by_key(|g| g.0);
+        build_sheet(sheet_name, grid)
+    }
+
+    /// Map sheet names to their worksheet part paths.
+    pub fn sheet_paths(input: &[u8]) -> Result<Vec<(String, String)>, ConvertError> {
+        let mut z = zip::ZipArchive::new(Cursor::new(input))
+            .map_err(|e| ConvertError::Read(format!("Error reading .xlsx file: {e}")))?;
+        let wb = read_entry(&mut z, "xl/workbook.xml")?.unwrap_or_default();
+        let rels = read_entry(&mut z, "xl/_rels/workbook.xml.rels")?.unwrap_or_default();
+        let mut targets: Vec<(String, String)> = Vec::new();
+        let mut r = Reader::from_str(&rels);
+        loop {
+            match r.read_event() {
+                Ok(Event::Start(e)) | Ok(Event::Empty(e))
+                    if e.name().as_ref() == "Relationship" =>
+                {
+                    if let (Some(id), Some(t)) = (attr(&e, "Id"), attr(&e, "Target")) {
+                        let t = t.trim_start_matches('/');
+                        let t = if t.starts_with("xl/") {
+                            t.to_string()
+                        } else {
+                            format!("xl/{t}")
+                        };
+                        targets.push((id, t));
+                    }
+                }
+                Ok(Event::Eof) | Err(_) => break,
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        let mut r = Reader::from_str(&wb);
+        loop {
+            match r.read_event() {
+                Ok(Event::Start(e)) | Ok(Event::Empty(e)) if e.name().as_ref() == "sheet" => {
+                    let name = attr(&e, "name").unwrap_or_default();
+                    if let Some(id) = attr(&e, "r:id") {
+                        if let Some((_, t)) = targets.iter().find(|(i, _)| *i == id) {
+                            out.push((name, t.clone()));
+                        }
+                    }
+                }
+                Ok(Event::Eof) | Err(_) => break,
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+}

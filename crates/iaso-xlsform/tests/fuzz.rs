@@ -1,0 +1,65 @@
+//! Property tests: arbitrary and mutated inputs never panic.
+#![allow(clippy::unwrap_used)]
+
+use iaso_xlsform::{convert, ConvertOptions};
+use proptest::prelude::*;
+
+fn sample_xlsx() -> Vec<u8> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/sample.xlsx");
+    std::fs::read(p).unwrap_or_default()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048), ext in prop_oneof![Just("x.xlsx"), Just("x.xls"), Just("x.csv")]) {
+        let _ = convert(&bytes, ext, &ConvertOptions::default());
+    }
+
+    #[test]
+    fn mutated_xlsx_never_panics(pos in any::<prop::sample::Index>(), val in any::<u8>(), n in 1usize..8) {
+        let mut b = sample_xlsx();
+        if !b.is_empty() {
+            for k in 0..n {
+                let i = (pos.index(b.len()) + k * 7919) % b.len();
+                b[i] = val.wrapping_add(k as u8);
+            }
+        }
+        let _ = convert(&b, "x.xlsx", &ConvertOptions::default());
+    }
+
+    #[test]
+    fn arbitrary_csv_forms_never_panic(cells in proptest::collection::vec("[a-z_${} ():=,.0-9#-]{0,12}", 0..40)) {
+        let mut s = String::from("survey,,,\n,type,name,label\n");
+        for c in cells.chunks(3) {
+            s.push(',');
+            s.push_str(&c.join(","));
+            s.push('\n');
+        }
+        let _ = convert(s.as_bytes(), "x.csv", &ConvertOptions::default());
+    }
+}
+
+#[test]
+fn sample_converts() {
+    let b = sample_xlsx();
+    let c = convert(&b, "sample.xlsx", &ConvertOptions::default()).unwrap();
+    assert!(c.xform.contains("<h:html"));
+}
+
+#[test]
+fn non_utf8_csv_is_an_error() {
+    let e = convert(
+        &[0xff, 0xfe, b',', b',', b',', b','],
+        "x.csv",
+        &ConvertOptions::default(),
+    );
+    assert!(e.is_err());
+}
+
+#[test]
+fn not_a_zip_is_an_error() {
+    let e = convert(b"PK\x03\x04garbage", "x.xlsx", &ConvertOptions::default());
+    assert!(e.is_err());
+}
