@@ -10,3 +10,4 @@ pub use geometry::{
     BBox, Coord, Geometry, GeometryError, GeometryKind, Limits, MultiPolygon, Point, Polygon,
     Ring,
 };
+pub mod gpkg;
