@@ -30,3 +30,4 @@ pub use writer::{
 pub const APPLICATION_ID_GPKG: i32 = 0x4750_4B47;
 /// `PRAGMA user_version` written (GeoPackage 1.2.0).
 pub const USER_VERSION: i32 = 10200;
+
