@@ -37,7 +37,11 @@ fn coord(out: &mut String, c: &Coord) {
 fn write_wkt(geometry: &Geometry, out: &mut String) {
     match geometry {
         Geometry::Point(p) => {
-            out.push_str(if p.z.is_some() { "POINT Z (" } else { "POINT (" });
+            out.push_str(if p.z.is_some() {
+                "POINT Z ("
+            } else {
+                "POINT ("
+            });
             num(out, p.x);
             out.push(' ');
             num(out, p.y);

@@ -60,7 +60,10 @@ pub fn parse_geo_json(value: &Value, limits: &Limits) -> Result<Geometry, Geomet
 pub fn parse_geometry(value: &Value, limits: &Limits) -> Result<Geometry, GeometryError> {
     let obj = as_object(value)?;
     let ty = type_of(obj)?;
-    let coords = || obj.get("coordinates").ok_or(GeometryError::MissingMember("coordinates"));
+    let coords = || {
+        obj.get("coordinates")
+            .ok_or(GeometryError::MissingMember("coordinates"))
+    };
     let geometry = match ty {
         "Point" => Geometry::Point(parse_point(coords()?)?),
         "Polygon" => {
@@ -201,6 +204,12 @@ fn parse_polygon(
                 path: format!("{path}[{ri}][{vi}]"),
                 expected: "a position (array of numbers)",
             })?;
+            if pos.first().is_some_and(Value::is_array) {
+                return Err(GeometryError::BadNesting {
+                    path: format!("{path}[{ri}][{vi}][0]"),
+                    expected: "a number (arrays are nested too deep)",
+                });
+            }
             if pos.len() != 2 && pos.len() != 3 {
                 return Err(GeometryError::BadPosition {
                     path: format!("{path}[{ri}][{vi}]"),
@@ -273,6 +282,9 @@ pub fn to_feature_collection(id: Option<i64>, geometry: &Geometry, with_crs: boo
             json!({"type": "name", "properties": {"name": "EPSG:4326"}}),
         );
     }
-    fc.insert("features".into(), Value::Array(vec![Value::Object(feature)]));
+    fc.insert(
+        "features".into(),
+        Value::Array(vec![Value::Object(feature)]),
+    );
     Value::Object(fc)
 }

@@ -141,7 +141,8 @@ impl<W: Write> FeatureCollectionWriter<W> {
     fn write_geometry(&mut self, g: &Geometry) -> io::Result<()> {
         match g {
             Geometry::Point(p) => {
-                self.out.write_all(b"{\"type\":\"Point\",\"coordinates\":[")?;
+                self.out
+                    .write_all(b"{\"type\":\"Point\",\"coordinates\":[")?;
                 self.num(p.x)?;
                 self.out.write_all(b",")?;
                 self.num(p.y)?;

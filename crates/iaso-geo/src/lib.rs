@@ -7,7 +7,6 @@ pub mod geometry;
 pub mod wkb;
 
 pub use geometry::{
-    BBox, Coord, Geometry, GeometryError, GeometryKind, Limits, MultiPolygon, Point, Polygon,
-    Ring,
+    BBox, Coord, Geometry, GeometryError, GeometryKind, Limits, MultiPolygon, Point, Polygon, Ring,
 };
 pub mod gpkg;

@@ -1,5 +1,6 @@
 //! Every Iaso GeoPackage fixture (`shared/reference/iaso-data/iaso/tests/fixtures/gpkg`) reads,
 //! or fails with the expected error. Skipped (with a note) when the fixtures are not present.
+#![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
 
@@ -31,18 +32,28 @@ fn every_fixture_reads_or_fails_as_expected() {
         .filter(|p| p.extension().is_some_and(|e| e == "gpkg"))
         .collect();
     paths.sort();
-    assert!(paths.len() >= 18, "expected the 18 Iaso fixtures, found {}", paths.len());
+    assert!(
+        paths.len() >= 18,
+        "expected the 18 Iaso fixtures, found {}",
+        paths.len()
+    );
     for path in paths {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let result = GpkgReader::open(&path, ReadLimits::default());
         if name == "missing_ref.gpkg" {
             // A 0-byte file in Iaso's fixtures.
-            assert!(matches!(result, Err(GpkgError::EmptyFile { .. })), "{name}: {result:?}");
+            assert!(
+                matches!(result, Err(GpkgError::EmptyFile { .. })),
+                "{name}: {result:?}"
+            );
             continue;
         }
         let reader = result.unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(!reader.layers().is_empty(), "{name}: no layer");
-        assert!(reader.has_table("groups").unwrap(), "{name}: no groups table");
+        assert!(
+            reader.has_table("groups").unwrap(),
+            "{name}: no groups table"
+        );
         let groups: Vec<_> = reader
             .rows_with_columns("groups", &["ref", "name"])
             .unwrap()
@@ -57,8 +68,9 @@ fn every_fixture_reads_or_fails_as_expected() {
                 n += 1;
                 if let Some(g) = &feature.geometry {
                     // Iaso's fixtures are topologically valid too.
-                    g.validate(&Limits::default())
-                        .unwrap_or_else(|e| panic!("{name} {} fid {}: {e}", layer.name, feature.fid));
+                    g.validate(&Limits::default()).unwrap_or_else(|e| {
+                        panic!("{name} {} fid {}: {e}", layer.name, feature.fid)
+                    });
                 }
             }
             assert_eq!(n, layer.feature_count, "{name} {}", layer.name);
@@ -68,7 +80,9 @@ fn every_fixture_reads_or_fails_as_expected() {
 
 #[test]
 fn minimal_simplified_content() {
-    let Some(reader) = open("minimal_simplified.gpkg") else { return };
+    let Some(reader) = open("minimal_simplified.gpkg") else {
+        return;
+    };
     let reader = reader.unwrap();
     let names: Vec<&str> = reader.layers().iter().map(|l| l.name.as_str()).collect();
     assert_eq!(names, ["level-5-FOSA", "level-3-DS", "level-4-AS"]);
@@ -80,15 +94,34 @@ fn minimal_simplified_content() {
     let cols: Vec<&str> = fosa.columns.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(cols, ["name", "ref", "parent_ref", "group_refs"]);
 
-    let f: Vec<_> = reader.features("level-5-FOSA").unwrap().map(Result::unwrap).collect();
+    let f: Vec<_> = reader
+        .features("level-5-FOSA")
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(f.len(), 1);
-    assert_eq!(f[0].get("name"), Some(&Value::Text("CSI de Garga-Sarali".into())));
-    assert_eq!(f[0].get("group_refs"), Some(&Value::Text("group_b, group_a".into())));
-    let Some(Geometry::Point(p)) = &f[0].geometry else { panic!("point expected") };
-    assert!((p.x - 13.9993).abs() < 1e-3 && (p.y - 5.1795).abs() < 1e-3, "{p:?}");
+    assert_eq!(
+        f[0].get("name"),
+        Some(&Value::Text("CSI de Garga-Sarali".into()))
+    );
+    assert_eq!(
+        f[0].get("group_refs"),
+        Some(&Value::Text("group_b, group_a".into()))
+    );
+    let Some(Geometry::Point(p)) = &f[0].geometry else {
+        panic!("point expected")
+    };
+    assert!(
+        (p.x - 13.9993).abs() < 1e-3 && (p.y - 5.1795).abs() < 1e-3,
+        "{p:?}"
+    );
     assert_eq!(p.z, None);
 
-    let areas: Vec<_> = reader.features("level-4-AS").unwrap().map(Result::unwrap).collect();
+    let areas: Vec<_> = reader
+        .features("level-4-AS")
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(areas.len(), 2);
     assert!(matches!(areas[0].geometry, Some(Geometry::MultiPolygon(_))));
     assert_eq!(areas[1].get("ref"), Some(&Value::Text("empty_geom".into())));
@@ -103,26 +136,42 @@ fn minimal_simplified_content() {
 
 #[test]
 fn missing_columns_are_visible() {
-    let Some(reader) = open("missing_column_ref.gpkg") else { return };
+    let Some(reader) = open("missing_column_ref.gpkg") else {
+        return;
+    };
     let reader = reader.unwrap();
     let ds = reader.layer("level-3-DS").unwrap();
     assert!(!ds.has_column("ref"));
     assert!(ds.has_column("name"));
-    let Some(reader) = open("missing_column_name.gpkg") else { return };
-    assert!(!reader.unwrap().layer("level-3-DS").unwrap().has_column("name"));
+    let Some(reader) = open("missing_column_name.gpkg") else {
+        return;
+    };
+    assert!(!reader
+        .unwrap()
+        .layer("level-3-DS")
+        .unwrap()
+        .has_column("name"));
 }
 
 #[test]
 fn point_z_and_names_with_slashes() {
-    let Some(reader) = open("multiple-internal-ref-formats.gpkg") else { return };
+    let Some(reader) = open("multiple-internal-ref-formats.gpkg") else {
+        return;
+    };
     let reader = reader.unwrap();
     let hf = reader
         .layer("level-5-Health facility/Formation sanitaire - HF")
         .unwrap();
     assert_eq!(hf.z, 1);
-    let f: Vec<_> = reader.features(&hf.name).unwrap().map(Result::unwrap).collect();
+    let f: Vec<_> = reader
+        .features(&hf.name)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     assert_eq!(f.len(), 3);
-    let Some(Geometry::Point(p)) = &f[0].geometry else { panic!() };
+    let Some(Geometry::Point(p)) = &f[0].geometry else {
+        panic!()
+    };
     assert!(p.z.is_some());
     assert_eq!(f[1].geometry, None);
     assert_eq!(f[1].get("ref"), Some(&Value::Text("iaso#178465".into())));

@@ -1,4 +1,5 @@
 //! Hostile and broken inputs give specific errors.
+#![allow(clippy::unwrap_used)]
 
 use std::path::Path;
 
@@ -37,10 +38,14 @@ fn set_blob(path: &Path, table: &str, blob: &[u8]) {
         .map(Result::unwrap)
         .collect();
     for t in triggers {
-        conn.execute_batch(&format!("DROP TRIGGER \"{t}\"")).unwrap();
+        conn.execute_batch(&format!("DROP TRIGGER \"{t}\""))
+            .unwrap();
     }
-    conn.execute(&format!("UPDATE \"{table}\" SET geom = ?1 WHERE fid = 1"), params![blob])
-        .unwrap();
+    conn.execute(
+        &format!("UPDATE \"{table}\" SET geom = ?1 WHERE fid = 1"),
+        params![blob],
+    )
+    .unwrap();
 }
 
 fn gp_header(mut wkb: Vec<u8>) -> Vec<u8> {
@@ -71,7 +76,8 @@ fn plain_sqlite_is_not_a_geopackage() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plain.sqlite");
     let conn = Connection::open(&path).unwrap();
-    conn.execute_batch("CREATE TABLE t (a INTEGER); INSERT INTO t VALUES (1);").unwrap();
+    conn.execute_batch("CREATE TABLE t (a INTEGER); INSERT INTO t VALUES (1);")
+        .unwrap();
     drop(conn);
     let e = GpkgReader::open(&path, ReadLimits::default()).unwrap_err();
     assert!(matches!(e, GpkgError::NotGeoPackage { .. }), "{e}");
@@ -80,10 +86,14 @@ fn plain_sqlite_is_not_a_geopackage() {
     // GeoPackage application_id but metadata tables missing.
     let path = dir.path().join("half.gpkg");
     let conn = Connection::open(&path).unwrap();
-    conn.execute_batch("PRAGMA application_id = 1196444487; CREATE TABLE t (a);").unwrap();
+    conn.execute_batch("PRAGMA application_id = 1196444487; CREATE TABLE t (a);")
+        .unwrap();
     drop(conn);
     let e = GpkgReader::open(&path, ReadLimits::default()).unwrap_err();
-    assert!(matches!(e, GpkgError::MissingTable(ref t) if t == "gpkg_contents"), "{e}");
+    assert!(
+        matches!(e, GpkgError::MissingTable(ref t) if t == "gpkg_contents"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -110,18 +120,34 @@ fn listed_table_missing_or_geometry_column_missing() {
     .unwrap();
     drop(conn);
     let e = GpkgReader::open(&path, ReadLimits::default()).unwrap_err();
-    assert!(matches!(e, GpkgError::MissingTable(ref t) if t == "ghost"), "{e}");
+    assert!(
+        matches!(e, GpkgError::MissingTable(ref t) if t == "ghost"),
+        "{e}"
+    );
 
     let path = dir.path().join("n.gpkg");
     write_points(&path, &[("a", 1)]);
     let conn = Connection::open(&path).unwrap();
-    conn.execute_batch("UPDATE gpkg_geometry_columns SET column_name = 'shape'").unwrap();
+    conn.execute_batch("UPDATE gpkg_geometry_columns SET column_name = 'shape'")
+        .unwrap();
     drop(conn);
     let e = GpkgReader::open(&path, ReadLimits::default()).unwrap_err();
-    assert!(matches!(e, GpkgError::MissingColumn { ref column, .. } if column == "shape"), "{e}");
+    assert!(
+        matches!(e, GpkgError::MissingColumn { ref column, .. } if column == "shape"),
+        "{e}"
+    );
 
-    let r = GpkgReader::open(dir.path().join("m.gpkg"), ReadLimits { max_layers: 1, ..Default::default() });
-    assert!(matches!(r, Err(GpkgError::TooManyLayers { count: 2, limit: 1 })));
+    let r = GpkgReader::open(
+        dir.path().join("m.gpkg"),
+        ReadLimits {
+            max_layers: 1,
+            ..Default::default()
+        },
+    );
+    assert!(matches!(
+        r,
+        Err(GpkgError::TooManyLayers { count: 2, limit: 1 })
+    ));
 }
 
 #[test]
@@ -135,7 +161,10 @@ fn missing_groups_columns() {
         r.rows_with_columns("a", &["ref"]),
         Err(GpkgError::MissingColumn { ref column, .. }) if column == "ref"
     ));
-    assert!(matches!(r.features("nope"), Err(GpkgError::UnknownLayer(_))));
+    assert!(matches!(
+        r.features("nope"),
+        Err(GpkgError::UnknownLayer(_))
+    ));
 }
 
 #[test]
@@ -153,11 +182,18 @@ fn unsupported_geometry_types_are_named() {
     let items: Vec<_> = r.features("a").unwrap().collect();
     assert_eq!(items.len(), 3);
     match &items[0] {
-        Err(GpkgError::Geometry { fid: 1, source: BlobError::Wkb(WkbError::UnsupportedType("LineString")), .. }) => {}
+        Err(GpkgError::Geometry {
+            fid: 1,
+            source: BlobError::Wkb(WkbError::UnsupportedType("LineString")),
+            ..
+        }) => {}
         other => panic!("{other:?}"),
     }
     let msg = items[0].as_ref().unwrap_err().to_string();
-    assert!(msg.contains("feature 1") && msg.contains("LineString"), "{msg}");
+    assert!(
+        msg.contains("feature 1") && msg.contains("LineString"),
+        "{msg}"
+    );
     // The other features still come through.
     assert!(items[1].is_ok() && items[2].is_ok());
 
@@ -174,7 +210,16 @@ fn unsupported_geometry_types_are_named() {
     set_blob(&path, "a", b"hello world");
     let r = GpkgReader::open(&path, ReadLimits::default()).unwrap();
     let first = r.features("a").unwrap().next().unwrap().unwrap_err();
-    assert!(matches!(first, GpkgError::Geometry { source: BlobError::BadMagic, .. }), "{first}");
+    assert!(
+        matches!(
+            first,
+            GpkgError::Geometry {
+                source: BlobError::BadMagic,
+                ..
+            }
+        ),
+        "{first}"
+    );
 }
 
 #[test]
@@ -192,7 +237,10 @@ fn huge_polygon_over_the_limit() {
     let mp = Geometry::MultiPolygon(MultiPolygon::new(vec![Polygon::new(vec![ring])]));
     let mut w = GpkgWriter::create(&path, WriterOptions::default()).unwrap();
     let l = w
-        .create_feature_layer(&FeatureLayerSpec::new("big", LayerGeometryType::MultiPolygon))
+        .create_feature_layer(&FeatureLayerSpec::new(
+            "big",
+            LayerGeometryType::MultiPolygon,
+        ))
         .unwrap();
     w.append_feature(l, Some(&mp), &[]).unwrap();
     w.finish().unwrap();
@@ -203,7 +251,11 @@ fn huge_polygon_over_the_limit() {
     let e = r.features("big").unwrap().next().unwrap().unwrap_err();
     match &e {
         GpkgError::Geometry {
-            source: BlobError::Wkb(WkbError::Invalid(GeometryError::TooManyVertices { count, limit: 10_000 })),
+            source:
+                BlobError::Wkb(WkbError::Invalid(GeometryError::TooManyVertices {
+                    count,
+                    limit: 10_000,
+                })),
             ..
         } => assert_eq!(*count, n + 1),
         other => panic!("{other}"),
@@ -225,7 +277,16 @@ fn forged_counts_do_not_allocate() {
     set_blob(&path, "a", &gp_header(wkb));
     let r = GpkgReader::open(&path, ReadLimits::default()).unwrap();
     let e = r.features("a").unwrap().next().unwrap().unwrap_err();
-    assert!(matches!(e, GpkgError::Geometry { source: BlobError::Wkb(WkbError::Truncated { .. }), .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            GpkgError::Geometry {
+                source: BlobError::Wkb(WkbError::Truncated { .. }),
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -233,10 +294,43 @@ fn feature_count_limits() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("count.gpkg");
     write_points(&path, &[("a", 30), ("b", 30)]);
-    let e = GpkgReader::open(&path, ReadLimits { max_features_per_layer: 29, ..Default::default() }).unwrap_err();
-    assert!(matches!(e, GpkgError::TooManyFeatures { count: 30, limit: 29, .. }), "{e}");
-    let e = GpkgReader::open(&path, ReadLimits { max_total_features: 50, ..Default::default() }).unwrap_err();
-    assert!(matches!(e, GpkgError::TooManyFeaturesTotal { count: 60, limit: 50 }), "{e}");
+    let e = GpkgReader::open(
+        &path,
+        ReadLimits {
+            max_features_per_layer: 29,
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            GpkgError::TooManyFeatures {
+                count: 30,
+                limit: 29,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = GpkgReader::open(
+        &path,
+        ReadLimits {
+            max_total_features: 50,
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            GpkgError::TooManyFeaturesTotal {
+                count: 60,
+                limit: 50
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -253,7 +347,10 @@ fn other_srs_is_refused() {
     drop(conn);
     let r = GpkgReader::open(&path, ReadLimits::default()).unwrap();
     let e = r.features("a").map(|_| ()).unwrap_err();
-    assert!(matches!(e, GpkgError::UnsupportedSrs { srs_id: 3857, .. }), "{e}");
+    assert!(
+        matches!(e, GpkgError::UnsupportedSrs { srs_id: 3857, .. }),
+        "{e}"
+    );
 }
 
 #[test]

@@ -1,4 +1,5 @@
 //! Write a GeoPackage with several layers and read it back.
+#![allow(clippy::unwrap_used)]
 
 use iaso_geo::gpkg::{
     AttributeTableSpec, ColumnSpec, ColumnType, FeatureLayerSpec, GpkgError, GpkgReader,
@@ -109,8 +110,10 @@ fn write_then_read_back() {
         )
         .unwrap();
     }
-    w.append_row(groups, &["g1".into(), "Group 1 / Groupe 1".into()]).unwrap();
-    w.append_row(groups, &["g2".into(), "Group 2".into()]).unwrap();
+    w.append_row(groups, &["g1".into(), "Group 1 / Groupe 1".into()])
+        .unwrap();
+    w.append_row(groups, &["g2".into(), "Group 2".into()])
+        .unwrap();
     let summary = w.finish().unwrap();
     assert_eq!(
         summary.tables,
@@ -143,18 +146,26 @@ fn write_then_read_back() {
     assert_eq!(f[0].fid, 1);
     assert_eq!(f[0].geometry, Some(Geometry::MultiPolygon(with_hole)));
     assert_eq!(f[0].get("name"), Some(&Value::Text("Burkina Faso".into())));
-    assert_eq!(f[0].get("opening_date"), Some(&Value::Text("2020-01-01".into())));
+    assert_eq!(
+        f[0].get("opening_date"),
+        Some(&Value::Text("2020-01-01".into()))
+    );
     assert_eq!(f[0].get("closed_date"), Some(&Value::Null));
     assert_eq!(f[0].get("area"), Some(&Value::Real(123.5)));
     assert_eq!(f[1].geometry, None);
-    assert_eq!(f[1].get("closed_date"), Some(&Value::Text("2021-12-31".into())));
+    assert_eq!(
+        f[1].get("closed_date"),
+        Some(&Value::Text("2021-12-31".into()))
+    );
 
     let h = r.layer("level-3-Health facility").unwrap();
     assert_eq!((h.geometry_type.as_str(), h.z), ("POINT", 1));
     let pts: Vec<_> = r.features(&h.name).unwrap().map(Result::unwrap).collect();
     assert_eq!(pts.len(), 250, "iteration spans several batches");
     for (i, f) in pts.iter().enumerate() {
-        let Some(Geometry::Point(p)) = &f.geometry else { panic!() };
+        let Some(Geometry::Point(p)) = &f.geometry else {
+            panic!()
+        };
         // Z layer: a point without altitude is written with Z = 0.
         let z = if i % 2 == 0 { i as f64 } else { 0.0 };
         assert_eq!(p.z, Some(z));
@@ -163,7 +174,10 @@ fn write_then_read_back() {
     let groups: Vec<_> = r.rows("groups").unwrap().map(Result::unwrap).collect();
     assert_eq!(groups.len(), 2);
     assert_eq!(groups[0].get("fid"), Some(&Value::Integer(1)));
-    assert_eq!(groups[0].get("name"), Some(&Value::Text("Group 1 / Groupe 1".into())));
+    assert_eq!(
+        groups[0].get("name"),
+        Some(&Value::Text("Group 1 / Groupe 1".into()))
+    );
 }
 
 #[test]
@@ -179,8 +193,12 @@ fn metadata_is_what_gdal_expects() {
     w.finish().unwrap();
 
     let conn = rusqlite_check::open(&path);
-    let app: i64 = conn.query_row("PRAGMA application_id", [], |r| r.get(0)).unwrap();
-    let ver: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    let app: i64 = conn
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .unwrap();
+    let ver: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
     assert_eq!((app, ver), (0x4750_4B47, 10200));
     let srs: Vec<i64> = conn
         .prepare("SELECT srs_id FROM gpkg_spatial_ref_sys ORDER BY srs_id")
@@ -191,22 +209,36 @@ fn metadata_is_what_gdal_expects() {
         .collect();
     assert_eq!(srs, [-1, 0, 4326]);
     let ext: String = conn
-        .query_row("SELECT extension_name FROM gpkg_extensions WHERE table_name='pts'", [], |r| r.get(0))
+        .query_row(
+            "SELECT extension_name FROM gpkg_extensions WHERE table_name='pts'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(ext, "gpkg_rtree_index");
     let rt: (i64, f64, f64) = conn
-        .query_row("SELECT id, minx, maxy FROM rtree_pts_geom", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row("SELECT id, minx, maxy FROM rtree_pts_geom", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
         .unwrap();
     assert_eq!(rt, (1, 3.0, 4.0));
     let triggers: i64 = conn
-        .query_row("SELECT count(*) FROM sqlite_master WHERE type='trigger' AND tbl_name='pts'", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type='trigger' AND tbl_name='pts'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(triggers, 6);
-    let blob: Vec<u8> = conn.query_row("SELECT geom FROM pts", [], |r| r.get(0)).unwrap();
+    let blob: Vec<u8> = conn
+        .query_row("SELECT geom FROM pts", [], |r| r.get(0))
+        .unwrap();
     // GP, version 0, flags: little endian, no envelope; srs 4326; WKB point.
     assert_eq!(&blob[..8], &[b'G', b'P', 0, 1, 0xE6, 0x10, 0, 0]);
     assert_eq!(&blob[8..13], &[1, 1, 0, 0, 0]);
-    let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let ok: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(ok, "ok");
 }
 
@@ -233,13 +265,29 @@ fn writer_refuses_bad_input() {
         )
         .unwrap();
     let p = Geometry::Point(Point::new(0.0, 0.0, None));
-    let e = w.append_feature(l, Some(&p), &[ValueRef::Null, ValueRef::Null]).unwrap_err();
+    let e = w
+        .append_feature(l, Some(&p), &[ValueRef::Null, ValueRef::Null])
+        .unwrap_err();
     assert!(matches!(e, GpkgError::GeometryTypeMismatch { .. }), "{e}");
     let e = w.append_feature(l, None, &[ValueRef::Null]).unwrap_err();
-    assert!(matches!(e, GpkgError::ValueCount { expected: 2, got: 1, .. }), "{e}");
-    let e = w.append_feature(l, None, &["01/02/2020".into(), ValueRef::Null]).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            GpkgError::ValueCount {
+                expected: 2,
+                got: 1,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = w
+        .append_feature(l, None, &["01/02/2020".into(), ValueRef::Null])
+        .unwrap_err();
     assert!(e.to_string().contains("YYYY-MM-DD"), "{e}");
-    let e = w.append_feature(l, None, &[ValueRef::Null, "x".into()]).unwrap_err();
+    let e = w
+        .append_feature(l, None, &[ValueRef::Null, "x".into()])
+        .unwrap_err();
     assert!(matches!(e, GpkgError::BadValue { .. }), "{e}");
     assert!(matches!(
         w.create_feature_layer(&FeatureLayerSpec::new("L", LayerGeometryType::Point)),
@@ -250,21 +298,42 @@ fn writer_refuses_bad_input() {
         Err(GpkgError::InvalidName(_))
     ));
     assert!(matches!(
-        w.create_feature_layer(&FeatureLayerSpec::new("m", LayerGeometryType::Point).column("geom", ColumnType::Text)),
+        w.create_feature_layer(
+            &FeatureLayerSpec::new("m", LayerGeometryType::Point).column("geom", ColumnType::Text)
+        ),
         Err(GpkgError::DuplicateColumn { .. })
     ));
     let g = w
-        .create_attribute_table(&AttributeTableSpec::new("groups").column(ColumnSpec::new("ref", ColumnType::Text).not_null()))
+        .create_attribute_table(
+            &AttributeTableSpec::new("groups")
+                .column(ColumnSpec::new("ref", ColumnType::Text).not_null()),
+        )
         .unwrap();
-    assert!(matches!(w.append_row(g, &[ValueRef::Null]), Err(GpkgError::BadValue { .. })));
-    assert!(matches!(w.append_feature(g, None, &["a".into()]), Err(GpkgError::NotAFeatureLayer(_))));
-    assert!(matches!(w.append_row(l, &[ValueRef::Null, ValueRef::Null]), Err(GpkgError::NotAnAttributeTable(_))));
+    assert!(matches!(
+        w.append_row(g, &[ValueRef::Null]),
+        Err(GpkgError::BadValue { .. })
+    ));
+    assert!(matches!(
+        w.append_feature(g, None, &["a".into()]),
+        Err(GpkgError::NotAFeatureLayer(_))
+    ));
+    assert!(matches!(
+        w.append_row(l, &[ValueRef::Null, ValueRef::Null]),
+        Err(GpkgError::NotAnAttributeTable(_))
+    ));
     w.finish().unwrap();
     // The file is still a valid GeoPackage after refused rows.
     let r = GpkgReader::open(&path, ReadLimits::default()).unwrap();
     assert_eq!(r.layer("l").unwrap().feature_count, 0);
     // Overwrite works when asked.
-    let w = GpkgWriter::create(&path, WriterOptions { overwrite: true, ..Default::default() }).unwrap();
+    let w = GpkgWriter::create(
+        &path,
+        WriterOptions {
+            overwrite: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     w.finish().unwrap();
 }
 
@@ -272,10 +341,17 @@ fn writer_refuses_bad_input() {
 fn commits_in_batches_and_without_spatial_index() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("batches.gpkg");
-    let opts = WriterOptions { commit_every: 7, spatial_index: false, ..Default::default() };
+    let opts = WriterOptions {
+        commit_every: 7,
+        spatial_index: false,
+        ..Default::default()
+    };
     let mut w = GpkgWriter::create(&path, opts).unwrap();
     let l = w
-        .create_feature_layer(&FeatureLayerSpec::new("mixed", LayerGeometryType::Geometry).column("k", ColumnType::Integer))
+        .create_feature_layer(
+            &FeatureLayerSpec::new("mixed", LayerGeometryType::Geometry)
+                .column("k", ColumnType::Integer),
+        )
         .unwrap();
     for i in 0..100i64 {
         let g: Geometry = if i % 3 == 0 {
@@ -283,7 +359,8 @@ fn commits_in_batches_and_without_spatial_index() {
         } else {
             Polygon::new(vec![square(i as f64 * 0.1, 0.0, 0.05)]).into()
         };
-        w.append_feature(l, Some(&g), &[ValueRef::Integer(i)]).unwrap();
+        w.append_feature(l, Some(&g), &[ValueRef::Integer(i)])
+            .unwrap();
     }
     w.finish().unwrap();
     let r = GpkgReader::open(&path, ReadLimits::default()).unwrap();
@@ -292,6 +369,11 @@ fn commits_in_batches_and_without_spatial_index() {
     let features: Vec<_> = r.features("mixed").unwrap().map(Result::unwrap).collect();
     assert_eq!(features.len(), 100);
     assert!(features[0].geometry.as_ref().unwrap().as_point().is_some());
-    assert!(features[1].geometry.as_ref().unwrap().as_multipolygon().is_some());
+    assert!(features[1]
+        .geometry
+        .as_ref()
+        .unwrap()
+        .as_multipolygon()
+        .is_some());
     assert!(!r.has_table("rtree_mixed_geom").unwrap());
 }

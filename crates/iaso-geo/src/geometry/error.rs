@@ -19,10 +19,15 @@ pub enum GeometryError {
     UnsupportedType(String),
     #[error("unknown geometry type '{0}'")]
     UnknownType(String),
-    #[error("a FeatureCollection must hold exactly one feature to be used as a geometry, found {0}")]
+    #[error(
+        "a FeatureCollection must hold exactly one feature to be used as a geometry, found {0}"
+    )]
     FeatureCount(usize),
     #[error("at {path}: {expected}")]
-    BadNesting { path: String, expected: &'static str },
+    BadNesting {
+        path: String,
+        expected: &'static str,
+    },
     #[error("at {path}: a position needs 2 or 3 numbers, found {found}")]
     BadPosition { path: String, found: usize },
     #[error("at {path}: coordinate is not a finite number")]
@@ -35,9 +40,13 @@ pub enum GeometryError {
     Empty,
     #[error("polygon {polygon} has no ring")]
     PolygonWithoutRing { polygon: usize },
-    #[error("polygon {polygon}, ring {ring}: the ring is not closed (first and last positions differ)")]
+    #[error(
+        "polygon {polygon}, ring {ring}: the ring is not closed (first and last positions differ)"
+    )]
     RingNotClosed { polygon: usize, ring: usize },
-    #[error("polygon {polygon}, ring {ring}: a ring needs at least 4 positions, found {positions}")]
+    #[error(
+        "polygon {polygon}, ring {ring}: a ring needs at least 4 positions, found {positions}"
+    )]
     RingTooShort {
         polygon: usize,
         ring: usize,

@@ -67,7 +67,11 @@ fn simplify_polygon(poly: &Polygon, tolerance: f64) -> Polygon {
     {
         return poly.clone();
     }
-    candidate.polygons.into_iter().next().unwrap_or_else(|| poly.clone())
+    candidate
+        .polygons
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| poly.clone())
 }
 
 /// Squared distance from `p` to segment `a`-`b`.

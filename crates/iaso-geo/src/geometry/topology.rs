@@ -54,10 +54,7 @@ fn relate(s: &Seg, t: &Seg) -> Relation {
             return Relation::Overlap(at);
         }
         if lo == hi {
-            let at = [p1, p2]
-                .into_iter()
-                .find(|c| key(*c) == lo)
-                .unwrap_or(p1);
+            let at = [p1, p2].into_iter().find(|c| key(*c) == lo).unwrap_or(p1);
             return Relation::Touch(at);
         }
         return Relation::Disjoint;
@@ -191,9 +188,17 @@ fn check_pair(s: &Seg, t: &Seg) -> Result<(), GeometryError> {
             } else {
                 Err(GeometryError::RingsCross {
                     polygon_a: t.polygon.min(s.polygon) as usize,
-                    ring_a: if t.polygon <= s.polygon { t.ring } else { s.ring } as usize,
+                    ring_a: if t.polygon <= s.polygon {
+                        t.ring
+                    } else {
+                        s.ring
+                    } as usize,
                     polygon_b: t.polygon.max(s.polygon) as usize,
-                    ring_b: if t.polygon <= s.polygon { s.ring } else { t.ring } as usize,
+                    ring_b: if t.polygon <= s.polygon {
+                        s.ring
+                    } else {
+                        t.ring
+                    } as usize,
                     x: at.x,
                     y: at.y,
                 })
@@ -233,7 +238,7 @@ fn check_containment(mp: &MultiPolygon, budget: &mut u64) -> Result<(), Geometry
         let Some(shell) = poly.rings.first() else {
             continue;
         };
-        let hole_boxes: Vec<BBox> = poly.holes().iter().map(|h| BBox::of_coords(h)).collect();
+        let hole_boxes: Vec<BBox> = poly.holes().iter().map(BBox::of_coords).collect();
         for (hi, hole) in poly.holes().iter().enumerate() {
             if ring_location(hole, shell, budget) == Some(Location::Outside) {
                 return Err(GeometryError::HoleOutsideShell {
@@ -268,7 +273,7 @@ fn check_containment(mp: &MultiPolygon, budget: &mut u64) -> Result<(), Geometry
     let boxes: Vec<BBox> = mp
         .polygons
         .iter()
-        .map(|p| p.rings.first().map(|r| BBox::of_coords(r)).unwrap_or(BBox::EMPTY))
+        .map(|p| p.rings.first().map(BBox::of_coords).unwrap_or(BBox::EMPTY))
         .collect();
     let mut order: Vec<usize> = (0..boxes.len()).collect();
     order.sort_unstable_by(|&a, &b| boxes[a].min_x.total_cmp(&boxes[b].min_x));
@@ -293,10 +298,9 @@ fn check_containment(mp: &MultiPolygon, budget: &mut u64) -> Result<(), Geometry
 
 /// Whether a vertex of polygon `inner`'s shell lies in the interior of polygon `outer`.
 fn part_inside(mp: &MultiPolygon, inner: usize, outer: usize, budget: &mut u64) -> bool {
-    let (Some(inner_shell), Some(outer_poly)) = (
-        mp.polygons[inner].rings.first(),
-        mp.polygons.get(outer),
-    ) else {
+    let (Some(inner_shell), Some(outer_poly)) =
+        (mp.polygons[inner].rings.first(), mp.polygons.get(outer))
+    else {
         return false;
     };
     let cost = outer_poly.vertex_count() as u64;

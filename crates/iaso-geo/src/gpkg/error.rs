@@ -34,7 +34,9 @@ pub enum GpkgError {
     MissingTable(String),
     #[error("table '{table}' has no column '{column}'")]
     MissingColumn { table: String, column: String },
-    #[error("layer '{0}' is listed in gpkg_contents as features but has no gpkg_geometry_columns entry")]
+    #[error(
+        "layer '{0}' is listed in gpkg_contents as features but has no gpkg_geometry_columns entry"
+    )]
     NoGeometryColumn(String),
     #[error("no feature layer named '{0}'")]
     UnknownLayer(String),
@@ -54,7 +56,11 @@ pub enum GpkgError {
         limit: usize,
     },
     #[error("layer '{layer}' has {count} features (limit {limit})")]
-    TooManyFeatures { layer: String, count: u64, limit: u64 },
+    TooManyFeatures {
+        layer: String,
+        count: u64,
+        limit: u64,
+    },
     #[error("the file holds {count} features in all (limit {limit})")]
     TooManyFeaturesTotal { count: u64, limit: u64 },
     #[error("layer '{layer}', feature {fid}: {source}")]

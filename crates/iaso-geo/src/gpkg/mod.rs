@@ -19,7 +19,9 @@ mod value;
 mod writer;
 
 pub use error::GpkgError;
-pub use reader::{ColumnInfo, Feature, FeatureIter, GpkgReader, LayerInfo, ReadLimits, Row, RowIter, TableInfo};
+pub use reader::{
+    ColumnInfo, Feature, FeatureIter, GpkgReader, LayerInfo, ReadLimits, Row, RowIter, TableInfo,
+};
 pub use value::{Value, ValueRef};
 pub use writer::{
     AttributeTableSpec, ColumnSpec, ColumnType, FeatureLayerSpec, GpkgWriter, LayerGeometryType,
@@ -30,4 +32,3 @@ pub use writer::{
 pub const APPLICATION_ID_GPKG: i32 = 0x4750_4B47;
 /// `PRAGMA user_version` written (GeoPackage 1.2.0).
 pub const USER_VERSION: i32 = 10200;
-

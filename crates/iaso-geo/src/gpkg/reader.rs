@@ -130,6 +130,15 @@ impl Row {
     }
 }
 
+/// A `gpkg_contents` row: name, data type, identifier, description, extent.
+type ContentsRow = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    [Option<f64>; 4],
+);
+
 /// An open GeoPackage.
 pub struct GpkgReader {
     conn: Connection,
@@ -177,7 +186,8 @@ fn check_sqlite_header(path: &Path) -> Result<SqliteHeader, GpkgError> {
             path: path.to_owned(),
         });
     }
-    let be32 = |o: usize| u32::from_be_bytes([header[o], header[o + 1], header[o + 2], header[o + 3]]);
+    let be32 =
+        |o: usize| u32::from_be_bytes([header[o], header[o + 1], header[o + 2], header[o + 3]]);
     let page_size = match u16::from_be_bytes([header[16], header[17]]) {
         1 => 65_536u64,
         n => u64::from(n),
@@ -276,7 +286,7 @@ impl GpkgReader {
     }
 
     fn load_contents(&mut self) -> Result<(), GpkgError> {
-        let entries: Vec<(String, String, Option<String>, Option<String>, [Option<f64>; 4])> = {
+        let entries: Vec<ContentsRow> = {
             let mut stmt = self.conn.prepare(
                 "SELECT table_name, lower(data_type), identifier, description, \
                         min_x, min_y, max_x, max_y \
@@ -475,7 +485,11 @@ impl GpkgReader {
         Ok(FeatureIter {
             conn: &self.conn,
             layer: info,
-            names: info.columns.iter().map(|c| Arc::from(c.name.as_str())).collect(),
+            names: info
+                .columns
+                .iter()
+                .map(|c| Arc::from(c.name.as_str()))
+                .collect(),
             sql,
             last: i64::MIN,
             buffer: VecDeque::new(),
@@ -494,7 +508,11 @@ impl GpkgReader {
 
     /// Iterates rows of a table restricted to `columns`, failing with
     /// [`GpkgError::MissingColumn`] if one is absent (e.g. `groups` without `ref`).
-    pub fn rows_with_columns(&self, table: &str, columns: &[&str]) -> Result<RowIter<'_>, GpkgError> {
+    pub fn rows_with_columns(
+        &self,
+        table: &str,
+        columns: &[&str],
+    ) -> Result<RowIter<'_>, GpkgError> {
         let existing = self.table_columns(table)?;
         if existing.len() > self.limits.max_columns {
             return Err(GpkgError::TooManyColumns {
@@ -515,7 +533,11 @@ impl GpkgReader {
         // Views have no rowid; plain tables (even WITHOUT ROWID ones are rare here) do.
         let sql = format!(
             "SELECT rowid, {} FROM {} WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
-            if select.is_empty() { "NULL".to_owned() } else { select.join(", ") },
+            if select.is_empty() {
+                "NULL".to_owned()
+            } else {
+                select.join(", ")
+            },
             ident(table),
         );
         Ok(RowIter {
@@ -552,7 +574,9 @@ impl FeatureIter<'_> {
             self.last = fid;
             let geometry = match row.get_ref(1)? {
                 rusqlite::types::ValueRef::Null => Ok(None),
-                rusqlite::types::ValueRef::Blob(b) => decode_blob(b, self.layer, &self.limits.geometry),
+                rusqlite::types::ValueRef::Blob(b) => {
+                    decode_blob(b, self.layer, &self.limits.geometry)
+                }
                 rusqlite::types::ValueRef::Text(_) => Err(BlobError::NotABlob("text")),
                 rusqlite::types::ValueRef::Integer(_) => Err(BlobError::NotABlob("an integer")),
                 rusqlite::types::ValueRef::Real(_) => Err(BlobError::NotABlob("a real")),
@@ -561,7 +585,8 @@ impl FeatureIter<'_> {
                 Ok(geometry) => {
                     let mut properties = Vec::with_capacity(self.names.len());
                     for (i, name) in self.names.iter().enumerate() {
-                        properties.push((Arc::clone(name), Value::from_sqlite(row.get_ref(i + 2)?)));
+                        properties
+                            .push((Arc::clone(name), Value::from_sqlite(row.get_ref(i + 2)?)));
                     }
                     Ok(Feature {
                         fid,
@@ -584,7 +609,11 @@ impl FeatureIter<'_> {
     }
 }
 
-fn decode_blob(blob: &[u8], layer: &LayerInfo, limits: &Limits) -> Result<Option<Geometry>, BlobError> {
+fn decode_blob(
+    blob: &[u8],
+    layer: &LayerInfo,
+    limits: &Limits,
+) -> Result<Option<Geometry>, BlobError> {
     let header = binary::read_header(blob)?;
     // srs_id 0/-1 in a blob of a 4326 layer is a common writer shortcut: accepted.
     if i64::from(header.srs_id) != layer.srs_id && header.srs_id > 0 {

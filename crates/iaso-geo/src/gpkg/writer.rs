@@ -220,7 +220,11 @@ fn check_name(name: &str) -> Result<(), GpkgError> {
     Ok(())
 }
 
-fn check_column_names(table: &str, reserved: &[&str], columns: &[ColumnSpec]) -> Result<(), GpkgError> {
+fn check_column_names(
+    table: &str,
+    reserved: &[&str],
+    columns: &[ColumnSpec],
+) -> Result<(), GpkgError> {
     let mut seen: Vec<String> = reserved.iter().map(|s| s.to_ascii_lowercase()).collect();
     for c in columns {
         if c.name.is_empty() || c.name.contains('\0') {
@@ -264,9 +268,9 @@ fn check_value(table: &str, spec: &ColumnSpec, v: &ValueRef<'_>) -> Result<(), G
         {
             None
         }
-        (ColumnType::DateTime, ValueRef::Text(s)) => {
-            Some(format!("'{s}' is not an ISO-8601 YYYY-MM-DDTHH:MM:SS date-time"))
-        }
+        (ColumnType::DateTime, ValueRef::Text(s)) => Some(format!(
+            "'{s}' is not an ISO-8601 YYYY-MM-DDTHH:MM:SS date-time"
+        )),
         (ty, v) => Some(format!("a {} column cannot hold {v:?}", ty.sql())),
     };
     match problem {
@@ -326,7 +330,11 @@ impl GpkgWriter {
 
     fn check_new_table(&self, name: &str) -> Result<(), GpkgError> {
         check_name(name)?;
-        if self.tables.iter().any(|t| t.name.eq_ignore_ascii_case(name)) {
+        if self
+            .tables
+            .iter()
+            .any(|t| t.name.eq_ignore_ascii_case(name))
+        {
             return Err(GpkgError::DuplicateTable(name.to_owned()));
         }
         Ok(())
@@ -347,7 +355,10 @@ impl GpkgWriter {
     }
 
     /// Creates a feature layer.
-    pub fn create_feature_layer(&mut self, spec: &FeatureLayerSpec) -> Result<LayerHandle, GpkgError> {
+    pub fn create_feature_layer(
+        &mut self,
+        spec: &FeatureLayerSpec,
+    ) -> Result<LayerHandle, GpkgError> {
         self.check_new_table(&spec.name)?;
         if spec.geometry_column.is_empty() || spec.geometry_column.contains('\0') {
             return Err(GpkgError::InvalidName(spec.geometry_column.clone()));
@@ -369,7 +380,13 @@ impl GpkgWriter {
         let z = i32::from(spec.has_z && spec.geometry_type != LayerGeometryType::MultiPolygon);
         self.conn.execute(
             "INSERT INTO gpkg_geometry_columns VALUES (?1, ?2, ?3, ?4, ?5, 0)",
-            params![spec.name, spec.geometry_column, spec.geometry_type.sql(), SRS_ID, z],
+            params![
+                spec.name,
+                spec.geometry_column,
+                spec.geometry_type.sql(),
+                SRS_ID,
+                z
+            ],
         )?;
         let rtree_insert_sql = if self.options.spatial_index {
             let r = ident(&format!("rtree_{}_{}", spec.name, spec.geometry_column));
@@ -410,7 +427,10 @@ impl GpkgWriter {
     }
 
     /// Creates an attribute table (e.g. Iaso's `groups(fid, ref, name)`).
-    pub fn create_attribute_table(&mut self, spec: &AttributeTableSpec) -> Result<LayerHandle, GpkgError> {
+    pub fn create_attribute_table(
+        &mut self,
+        spec: &AttributeTableSpec,
+    ) -> Result<LayerHandle, GpkgError> {
         self.check_new_table(&spec.name)?;
         check_column_names(&spec.name, &[FID], &spec.columns)?;
         let t = ident(&spec.name);
@@ -530,7 +550,10 @@ impl GpkgWriter {
         };
         if let (Some(b), Some(sql)) = (
             bbox,
-            state.geometry.as_ref().and_then(|g| g.rtree_insert_sql.as_ref()),
+            state
+                .geometry
+                .as_ref()
+                .and_then(|g| g.rtree_insert_sql.as_ref()),
         ) {
             let mut stmt = self.conn.prepare_cached(sql)?;
             stmt.execute(params![fid, b.min_x, b.max_x, b.min_y, b.max_y])?;
@@ -545,7 +568,11 @@ impl GpkgWriter {
     }
 
     /// Appends a row to an attribute table; returns its fid.
-    pub fn append_row(&mut self, table: LayerHandle, values: &[ValueRef<'_>]) -> Result<i64, GpkgError> {
+    pub fn append_row(
+        &mut self,
+        table: LayerHandle,
+        values: &[ValueRef<'_>],
+    ) -> Result<i64, GpkgError> {
         let state = self.table(table);
         if state.geometry.is_some() {
             return Err(GpkgError::NotAnAttributeTable(state.name.clone()));
@@ -572,7 +599,13 @@ impl GpkgWriter {
                 self.conn.execute(
                     "UPDATE gpkg_contents SET min_x = ?2, min_y = ?3, max_x = ?4, max_y = ?5, \
                      last_change = strftime('%Y-%m-%dT%H:%M:%fZ','now') WHERE table_name = ?1",
-                    params![t.name, gs.extent.min_x, gs.extent.min_y, gs.extent.max_x, gs.extent.max_y],
+                    params![
+                        t.name,
+                        gs.extent.min_x,
+                        gs.extent.min_y,
+                        gs.extent.max_x,
+                        gs.extent.max_y
+                    ],
                 )?;
             }
             if gs.rtree_insert_sql.is_some() {
@@ -582,7 +615,11 @@ impl GpkgWriter {
         }
         self.conn.execute_batch("COMMIT;")?;
         let summary = WriteSummary {
-            tables: self.tables.iter().map(|t| (t.name.clone(), t.rows)).collect(),
+            tables: self
+                .tables
+                .iter()
+                .map(|t| (t.name.clone(), t.rows))
+                .collect(),
         };
         self.conn.close().map_err(|(_, e)| GpkgError::Sqlite(e))?;
         Ok(summary)
