@@ -84,8 +84,10 @@ fn main() -> Result<(), GpkgError> {
         "level-1-Country/Pays - COUN",
         LayerGeometryType::MultiPolygon,
     ))?;
-    let district =
-        w.create_feature_layer(&iaso_layer("level-2-District", LayerGeometryType::MultiPolygon))?;
+    let district = w.create_feature_layer(&iaso_layer(
+        "level-2-District",
+        LayerGeometryType::MultiPolygon,
+    ))?;
     let hf = w.create_feature_layer(&iaso_layer(
         "level-3-Health facility/Formation sanitaire - HF",
         LayerGeometryType::Point,
