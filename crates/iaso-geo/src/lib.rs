@@ -51,6 +51,5 @@ pub mod gpkg;
 pub mod wkb;
 
 pub use geometry::{
-    BBox, Coord, Geometry, GeometryError, GeometryKind, Limits, MultiPolygon, Point, Polygon,
-    Ring,
+    BBox, Coord, Geometry, GeometryError, GeometryKind, Limits, MultiPolygon, Point, Polygon, Ring,
 };

@@ -20,7 +20,11 @@ fn written_header_and_envelope() {
     let h = read_header(&blob).unwrap();
     assert_eq!(h.srs_id, 4326);
     assert!(!h.empty);
-    assert_eq!(h.envelope, Some([1.0, 3.0, 2.0, 5.0]), "minx, maxx, miny, maxy");
+    assert_eq!(
+        h.envelope,
+        Some([1.0, 3.0, 2.0, 5.0]),
+        "minx, maxx, miny, maxy"
+    );
     assert_eq!(h.wkb_offset, 40);
     assert_eq!(decode(&blob, &Limits::default()).unwrap(), Some(square()));
     let p = to_blob(&Geometry::Point(Point::new(1.0, 2.0, Some(3.0))), 4326);
@@ -53,9 +57,21 @@ fn big_endian_header_xyz_envelope_and_empty_flag() {
 fn header_errors() {
     assert_eq!(read_header(b"GP"), Err(BlobError::TooShort(2)));
     assert_eq!(read_header(b"XX\0\x01\0\0\0\0"), Err(BlobError::BadMagic));
-    assert_eq!(read_header(b"GP\x01\x01\0\0\0\0"), Err(BlobError::UnsupportedVersion(1)));
-    assert_eq!(read_header(&[b'G', b'P', 0, 5 << 1, 0, 0, 0, 0]), Err(BlobError::BadEnvelope(5)));
-    assert_eq!(read_header(&[b'G', b'P', 0, 0b0010_0001, 0, 0, 0, 0]), Err(BlobError::ExtendedType));
+    assert_eq!(
+        read_header(b"GP\x01\x01\0\0\0\0"),
+        Err(BlobError::UnsupportedVersion(1))
+    );
+    assert_eq!(
+        read_header(&[b'G', b'P', 0, 5 << 1, 0, 0, 0, 0]),
+        Err(BlobError::BadEnvelope(5))
+    );
+    assert_eq!(
+        read_header(&[b'G', b'P', 0, 0b0010_0001, 0, 0, 0, 0]),
+        Err(BlobError::ExtendedType)
+    );
     // Envelope announced but missing.
-    assert_eq!(read_header(&[b'G', b'P', 0, 0b11, 0, 0, 0, 0, 1]), Err(BlobError::TooShort(9)));
+    assert_eq!(
+        read_header(&[b'G', b'P', 0, 0b11, 0, 0, 0, 0, 1]),
+        Err(BlobError::TooShort(9))
+    );
 }

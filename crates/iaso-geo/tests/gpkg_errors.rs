@@ -366,3 +366,22 @@ fn out_of_range_coordinates_in_a_file() {
     let e = r.features("a").unwrap().next().unwrap().unwrap_err();
     assert!(e.to_string().contains("longitude 500"), "{e}");
 }
+
+#[test]
+fn views_are_not_layers() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("view.gpkg");
+    write_points(&path, &[("a", 1)]);
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE VIEW endless AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT x FROM c;
+         INSERT INTO gpkg_contents (table_name, data_type, identifier) VALUES ('endless', 'attributes', 'endless');",
+    )
+    .unwrap();
+    drop(conn);
+    let e = GpkgReader::open(&path, ReadLimits::default()).unwrap_err();
+    assert!(
+        matches!(e, GpkgError::MissingTable(ref t) if t == "endless"),
+        "{e}"
+    );
+}

@@ -222,9 +222,11 @@ fn map_open_error(path: &Path, e: rusqlite::Error) -> GpkgError {
     }
 }
 
+/// Whether a real table of that name exists. Views are not accepted as layers or tables: in an
+/// untrusted file a view can hide an endless recursive query.
 fn table_exists(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
     conn.query_row(
-        "SELECT count(*) FROM sqlite_master WHERE type IN ('table','view') AND name = ?1",
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
         [name],
         |r| r.get::<_, i64>(0),
     )
@@ -255,8 +257,10 @@ impl GpkgReader {
         )
         .map_err(|e| map_open_error(path, e))?;
         // The file is untrusted: no functions with side effects from its schema.
-        conn.execute_batch("PRAGMA trusted_schema = OFF; PRAGMA query_only = ON;")
-            .map_err(|e| map_open_error(path, e))?;
+        conn.execute_batch(
+            "PRAGMA trusted_schema = OFF; PRAGMA query_only = ON; PRAGMA cell_size_check = ON;",
+        )
+        .map_err(|e| map_open_error(path, e))?;
         let has_contents =
             table_exists(&conn, "gpkg_contents").map_err(|e| map_open_error(path, e))?;
         if !has_contents {
@@ -425,7 +429,8 @@ impl GpkgReader {
         &self.tables
     }
 
-    /// Whether a table (or view) of that name exists, listed in `gpkg_contents` or not.
+    /// Whether a table of that name exists, listed in `gpkg_contents` or not (views are
+    /// ignored).
     pub fn has_table(&self, name: &str) -> Result<bool, GpkgError> {
         Ok(table_exists(&self.conn, name)?)
     }

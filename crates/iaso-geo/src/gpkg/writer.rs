@@ -196,7 +196,9 @@ pub struct WriteSummary {
     pub tables: Vec<(String, u64)>,
 }
 
-/// Creates a GeoPackage file.
+/// Creates a GeoPackage file. Call [`GpkgWriter::finish`]: dropping the writer without it
+/// rolls back the rows of the current batch and leaves a file without extents or R-tree
+/// triggers, to be deleted. Geometries are written as given: validate them beforehand.
 pub struct GpkgWriter {
     conn: Connection,
     path: PathBuf,
