@@ -125,6 +125,28 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         n as f64 / strict_s
     );
 
+    // One shape at the default vertex limit (1,000,000 positions), full validation.
+    let big_n = 999_999;
+    let mut ring: Vec<Coord> = (0..big_n)
+        .map(|k| {
+            let a = k as f64 / big_n as f64 * std::f64::consts::TAU;
+            let r = 5.0 + 0.01 * ((k % 7) as f64);
+            Coord::new(r * a.cos(), r * a.sin())
+        })
+        .collect();
+    ring.push(ring[0]);
+    let big = Geometry::MultiPolygon(MultiPolygon::new(vec![Polygon::new(vec![ring])]));
+    let t = Instant::now();
+    big.validate(&iaso_geo::Limits::default())?;
+    let validate_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let simplified = iaso_geo::geometry::simplify_iaso(big.as_multipolygon().ok_or("shape")?);
+    println!(
+        "validate 1M-vertex polygon (with topology): {validate_s:.2} s; simplify_iaso: {:.2} s -> {} vertices",
+        t.elapsed().as_secs_f64(),
+        simplified.vertex_count()
+    );
+
     let t = Instant::now();
     let mut out = FeatureCollectionWriter::new(std::io::BufWriter::new(std::io::sink()))?;
     let props = serde_json::json!({"name": "Aire de santé", "ref": "ref00000001"});

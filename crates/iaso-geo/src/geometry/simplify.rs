@@ -1,6 +1,7 @@
 //! Douglas–Peucker simplification that never yields an invalid ring.
 //!
-//! Each ring is simplified on its own, keeping its first (= last) position. A ring that would
+//! Each ring is simplified on its own, keeping its first (= last) position; work is bounded
+//! on pathological (very jagged, huge) rings, see `simplify_ring`. A ring that would
 //! collapse (fewer than 4 positions or zero area) keeps its original positions. When the input
 //! polygon passed the topology check but its simplified version does not (simplification can
 //! make edges cross), the original polygon is kept.
@@ -87,11 +88,42 @@ fn seg_dist2(p: Coord, a: Coord, b: Coord) -> f64 {
     cx * cx + cy * cy
 }
 
-/// Iterative Douglas–Peucker over a polyline (no recursion: rings can be huge).
+/// Douglas–Peucker on a ring, with bounded work. Plain Douglas–Peucker is quadratic on
+/// jagged input (each split peels off a few points); past a budget of distance computations
+/// (proportional to the ring size) the ring is first thinned by radial distance (drop points
+/// closer than `tolerance` to the last kept one, O(n)) and Douglas–Peucker runs on the rest;
+/// if that too runs out, the thinned ring is used.
 fn simplify_ring(ring: &[Coord], tolerance: f64) -> Vec<Coord> {
+    let budget = 30 * ring.len() as u64 + 1_000_000;
+    if let Some(out) = douglas_peucker(ring, tolerance, budget) {
+        return out;
+    }
+    let thinned = radial_thin(ring, tolerance);
+    douglas_peucker(&thinned, tolerance, budget).unwrap_or(thinned)
+}
+
+fn radial_thin(ring: &[Coord], tolerance: f64) -> Vec<Coord> {
+    let tol2 = tolerance * tolerance;
+    let mut out: Vec<Coord> = Vec::with_capacity(ring.len() / 4 + 2);
+    let Some((&last, body)) = ring.split_last() else {
+        return Vec::new();
+    };
+    for &c in body {
+        match out.last() {
+            Some(p) if (c.x - p.x).powi(2) + (c.y - p.y).powi(2) < tol2 => {}
+            _ => out.push(c),
+        }
+    }
+    out.push(last);
+    out
+}
+
+/// Iterative Douglas–Peucker over a polyline (no recursion: rings can be huge); `None` when
+/// more than `budget` distance computations would be needed.
+fn douglas_peucker(ring: &[Coord], tolerance: f64, mut budget: u64) -> Option<Vec<Coord>> {
     let n = ring.len();
     if n < 3 {
-        return ring.to_vec();
+        return Some(ring.to_vec());
     }
     let tol2 = tolerance * tolerance;
     let mut keep = vec![false; n];
@@ -102,6 +134,8 @@ fn simplify_ring(ring: &[Coord], tolerance: f64) -> Vec<Coord> {
         if last <= first + 1 {
             continue;
         }
+        let span = (last - first - 1) as u64;
+        budget = budget.checked_sub(span)?;
         let (a, b) = (ring[first], ring[last]);
         let mut max_d = -1.0;
         let mut max_i = first;
@@ -118,10 +152,12 @@ fn simplify_ring(ring: &[Coord], tolerance: f64) -> Vec<Coord> {
             stack.push((max_i, last));
         }
     }
-    ring.iter()
-        .zip(keep)
-        .filter_map(|(c, k)| k.then_some(*c))
-        .collect()
+    Some(
+        ring.iter()
+            .zip(keep)
+            .filter_map(|(c, k)| k.then_some(*c))
+            .collect(),
+    )
 }
 
 impl Geometry {

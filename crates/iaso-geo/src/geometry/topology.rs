@@ -156,14 +156,16 @@ fn check_segments(mp: &MultiPolygon, budget: &mut u64) -> Result<(), GeometryErr
     for (i, s) in segs.iter().enumerate() {
         active.retain(|&j| segs[j].max_x >= s.min_x);
         for &j in &active {
-            let t = &segs[j];
-            if t.max_y < s.min_y || t.min_y > s.max_y {
-                continue;
-            }
+            // Every examined pair counts, so the sweep itself (and `retain`) stays bounded
+            // even when many long segments share the same x range.
             if *budget == 0 {
                 return Ok(());
             }
             *budget -= 1;
+            let t = &segs[j];
+            if t.max_y < s.min_y || t.min_y > s.max_y {
+                continue;
+            }
             check_pair(s, t)?;
         }
         active.push(i);
