@@ -173,3 +173,12 @@ impl Store {
         self.account(id).await
     }
 }
+
+impl Store {
+    pub async fn count_accounts(&self) -> StoreResult<i64> {
+        let mut db = self.db.clone();
+        Ok(db
+            .fetch_scalar(sql!("SELECT COUNT(*) FROM accounts"))
+            .await?)
+    }
+}

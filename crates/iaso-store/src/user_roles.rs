@@ -197,3 +197,24 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// The roles of `account` among `ids` (others are ignored), by name.
+    pub async fn user_roles_by_ids(
+        &self,
+        account: AccountId,
+        ids: &[UserRoleId],
+    ) -> StoreResult<Vec<UserRole>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut db = self.db.clone();
+        let mut q = Sql::new("SELECT id, account_id, name, created_at, updated_at FROM user_roles WHERE account_id = ");
+        q.bind(account.get())
+            .push(" AND id IN (")
+            .bind_list(ids.iter().map(|i| i.get()))
+            .push(") ORDER BY name_key");
+        let rows: Vec<RoleRow> = db.fetch_all(q).await?;
+        with_permissions(&mut db, rows).await
+    }
+}

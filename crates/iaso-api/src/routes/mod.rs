@@ -1,0 +1,94 @@
+//! Route table. Every handler carries a `#[utoipa::path]` annotation and is registered through
+//! `utoipa_axum::routes!`, so the OpenAPI document (`/api/openapi.json`) cannot drift from
+//! the router.
+
+mod accounts;
+mod health;
+mod openapi;
+mod password_reset;
+mod permissions;
+mod profiles;
+mod projects;
+mod session;
+mod setup_account;
+mod token;
+mod user_roles;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::DefaultBodyLimit;
+use axum::response::IntoResponse;
+use axum::Router;
+use openapi::BearerAuth;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Iaso-compatible API", description = "Georegistry and data collection; paths, parameters and JSON shapes follow Iaso."),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+/// Every route with its OpenAPI description, before state and layers are attached.
+pub fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::health))
+        .routes(routes!(health::health_alias))
+        .routes(routes!(token::obtain))
+        .routes(routes!(token::refresh))
+        .routes(routes!(session::login))
+        .routes(routes!(session::logout, session::logout_get))
+        .routes(routes!(profiles::me, profiles::update_me))
+        .routes(routes!(profiles::list, profiles::create))
+        .routes(routes!(
+            profiles::retrieve,
+            profiles::update,
+            profiles::update_put,
+            profiles::delete
+        ))
+        .routes(routes!(profiles::update_password))
+        .routes(routes!(projects::list, projects::create))
+        .routes(routes!(
+            projects::retrieve,
+            projects::update,
+            projects::update_put
+        ))
+        .routes(routes!(projects::feature_flags))
+        .routes(routes!(user_roles::list, user_roles::create))
+        .routes(routes!(
+            user_roles::retrieve,
+            user_roles::update,
+            user_roles::delete
+        ))
+        .routes(routes!(permissions::list))
+        .routes(routes!(permissions::grouped))
+        .routes(routes!(accounts::list))
+        .routes(routes!(accounts::retrieve, accounts::update))
+        .routes(routes!(accounts::switch))
+        .routes(routes!(setup_account::create))
+        .routes(routes!(password_reset::request))
+        .routes(routes!(password_reset::confirm))
+}
+
+pub fn router(state: AppState) -> Router {
+    let limit = state.settings.max_body_bytes;
+    let (router, doc) = api_routes().split_for_parts();
+    let doc = std::sync::Arc::new(doc);
+    router
+        .route(
+            "/api/openapi.json",
+            axum::routing::get(move || openapi::serve(doc.clone())),
+        )
+        .fallback(|| async { ApiError::NotFound.into_response() })
+        .method_not_allowed_fallback(|| async {
+            (
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                axum::Json(serde_json::json!({"detail": "Method not allowed."})),
+            )
+        })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,115 @@
+//! Server settings. The CLI fills them from defaults, an optional TOML file and `IASO_*`
+//! environment variables (plus `DATABASE_URL`); tests build them directly.
+
+use iaso_domain::password::HashCost;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// `sqlite:PATH` (default: a file in the data folder) or `postgres://...`.
+    pub database_url: String,
+    /// Address `iaso serve` listens on.
+    pub bind: SocketAddr,
+    /// Key that signs tokens. Empty: generated once and kept in the data folder.
+    pub secret_key: String,
+    /// Folder for the SQLite file, uploads, exports and the generated secret key.
+    pub data_dir: PathBuf,
+    /// Lifetime of access tokens, in seconds.
+    pub access_token_lifetime: u64,
+    /// Lifetime of refresh tokens, in seconds.
+    pub refresh_token_lifetime: u64,
+    /// Lifetime of browser sessions, in seconds.
+    pub session_lifetime: u64,
+    /// Largest accepted request body, in bytes (larger: 413).
+    pub max_body_bytes: usize,
+    /// Shown by `/_health/` (e.g. "production", "staging").
+    pub environment: String,
+    /// Shown by `/_health/`: when and by whom this build was deployed.
+    pub deployed_on: Option<String>,
+    pub deployed_by: Option<String>,
+    /// Public base URL, used in links sent by e-mail (password reset).
+    pub public_url: String,
+    /// Where mails go: "log" (default), "folder" (one .eml file each in `mail_folder`) or
+    /// "smtp" (`smtp_url`, e.g. `smtps://user:pass@smtp.example.org:465`).
+    pub mail_mode: String,
+    pub mail_folder: Option<PathBuf>,
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    /// Failed logins before a username is locked, and for how long (seconds).
+    pub login_max_failures: i64,
+    pub login_lockout: i64,
+    /// argon2id cost; "fast" only for tests.
+    #[serde(skip)]
+    pub hash_cost: Option<HashCost>,
+    /// Database pool size.
+    pub db_max_connections: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            database_url: String::new(),
+            bind: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            secret_key: String::new(),
+            data_dir: PathBuf::from("data"),
+            access_token_lifetime: 24 * 3600,
+            refresh_token_lifetime: 30 * 24 * 3600,
+            session_lifetime: 14 * 24 * 3600,
+            max_body_bytes: 100 * 1024 * 1024,
+            environment: "development".into(),
+            deployed_on: None,
+            deployed_by: None,
+            public_url: "http://127.0.0.1:8081".into(),
+            mail_mode: "log".into(),
+            mail_folder: None,
+            smtp_url: None,
+            mail_from: "iaso@localhost".into(),
+            login_max_failures: 10,
+            login_lockout: 30,
+            hash_cost: None,
+            db_max_connections: 10,
+        }
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    // The secret key and the database password never reach logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("bind", &self.bind)
+            .field("data_dir", &self.data_dir)
+            .field("environment", &self.environment)
+            .field("mail_mode", &self.mail_mode)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The URL with its password replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Settings {
+    /// The default SQLite file inside the data folder.
+    pub fn default_database_url(&self) -> String {
+        format!("sqlite:{}", self.data_dir.join("iaso.sqlite3").display())
+    }
+
+    pub fn effective_database_url(&self) -> String {
+        if self.database_url.trim().is_empty() {
+            self.default_database_url()
+        } else {
+            self.database_url.clone()
+        }
+    }
+}

@@ -1,0 +1,55 @@
+use anyhow::Context;
+use clap::Args;
+use iaso_api::{AppState, Settings};
+use std::net::SocketAddr;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default 127.0.0.1:8081, or IASO_BIND).
+    #[arg(long)]
+    bind: Option<SocketAddr>,
+    /// On an empty database, create a demo account, project and user and print the login.
+    #[arg(long)]
+    demo: bool,
+}
+
+pub async fn run(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
+    if let Some(bind) = args.bind {
+        settings.bind = bind;
+    }
+    let store = super::open_store(&settings).await?;
+    if args.demo {
+        super::demo::seed(&store, &settings).await?;
+    }
+    let bind = settings.bind;
+    let state = AppState::new(store, settings).context("invalid mail settings")?;
+    let app = iaso_api::router(state);
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind}"))?;
+    tracing::info!("listening on http://{bind}");
+    println!("iaso is listening on http://{bind} (health: http://{bind}/_health/)");
+    iaso_api::serve(listener, app, shutdown_signal())
+        .await
+        .context("the server stopped with an error")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
