@@ -40,3 +40,6 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await
 }
+
+#[cfg(feature = "testing")]
+pub mod testing;
