@@ -53,7 +53,7 @@ impl Mailer {
         }
     }
 
-    fn from_address(&self) -> &str {
+    fn sender(&self) -> &str {
         match self {
             Mailer::Log { from } | Mailer::Folder { from, .. } | Mailer::Smtp { from, .. } => from,
         }
@@ -61,9 +61,9 @@ impl Mailer {
 
     pub async fn send(&self, to: &str, subject: &str, body: &str) -> Result<(), MailError> {
         let from: Mailbox = self
-            .from_address()
+            .sender()
             .parse()
-            .map_err(|_| MailError::Address(self.from_address().into()))?;
+            .map_err(|_| MailError::Address(self.sender().into()))?;
         let to_box: Mailbox = to.parse().map_err(|_| MailError::Address(to.into()))?;
         let message = Message::builder()
             .from(from)

@@ -51,7 +51,10 @@ impl TestApp {
         Self::with_settings(backend, |_| {}).await
     }
 
-    pub async fn with_settings(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> Option<TestApp> {
+    pub async fn with_settings(
+        backend: Backend,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> Option<TestApp> {
         let database = iaso_db::testing::fresh(backend, iaso_store::migrations::MIGRATIONS).await?;
         let data_dir = tempfile::tempdir().expect("temp data dir");
         let mut settings = Settings {
@@ -63,9 +66,15 @@ impl TestApp {
             ..Settings::default()
         };
         adjust(&mut settings);
-        let state = AppState::new(Store::new(database.db.clone()), settings).expect("test settings");
+        let state =
+            AppState::new(Store::new(database.db.clone()), settings).expect("test settings");
         let router = crate::router(state.clone());
-        Some(TestApp { state, router, database, _data_dir: data_dir })
+        Some(TestApp {
+            state,
+            router,
+            database,
+            _data_dir: data_dir,
+        })
     }
 
     pub fn store(&self) -> &Store {
@@ -107,12 +116,26 @@ impl TestApp {
             .json(serde_json::json!({"username": username, "password": password}))
             .send()
             .await;
-        assert_eq!(r.status, StatusCode::OK, "login of {username} refused: {}", r.text());
-        r.json()["access"].as_str().expect("access token").to_string()
+        assert_eq!(
+            r.status,
+            StatusCode::OK,
+            "login of {username} refused: {}",
+            r.text()
+        );
+        r.json()["access"]
+            .as_str()
+            .expect("access token")
+            .to_string()
     }
 
     pub fn request(&self, method: Method, path: &str) -> TestRequest<'_> {
-        TestRequest { app: self, method, path: path.to_string(), headers: HeaderMap::new(), body: Vec::new() }
+        TestRequest {
+            app: self,
+            method,
+            path: path.to_string(),
+            headers: HeaderMap::new(),
+            body: Vec::new(),
+        }
     }
 
     pub fn get(&self, path: &str) -> TestRequest<'_> {
@@ -164,7 +187,10 @@ impl TestRequest<'_> {
     }
 
     pub fn json(mut self, body: Value) -> Self {
-        self.headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+        self.headers.insert(
+            header::CONTENT_TYPE,
+            header::HeaderValue::from_static("application/json"),
+        );
         self.body = serde_json::to_vec(&body).unwrap_or_default();
         self
     }
@@ -183,12 +209,30 @@ impl TestRequest<'_> {
         for (name, value) in &self.headers {
             builder = builder.header(name, value);
         }
-        let request = builder.body(Body::from(self.body)).expect("valid test request");
-        let response = self.app.router.clone().oneshot(request).await.expect("router is infallible");
+        let request = builder
+            .body(Body::from(self.body))
+            .expect("valid test request");
+        let response = self
+            .app
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router is infallible");
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.into_body().collect().await.expect("read body").to_bytes().to_vec();
-        TestResponse { status, headers, body }
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("read body")
+            .to_bytes()
+            .to_vec();
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
     }
 }
 
@@ -244,7 +288,9 @@ pub async fn run<F>(backend: Backend, body: F)
 where
     F: AsyncFnOnce(&TestApp),
 {
-    let Some(app) = TestApp::new(backend).await else { return };
+    let Some(app) = TestApp::new(backend).await else {
+        return;
+    };
     body(&app).await;
     app.cleanup().await;
 }
@@ -273,13 +319,27 @@ pub async fn assert_isolated(app: &TestApp, resources: &[TenantResource]) {
         let id = (r.create)(app, &b).await;
         let detail = r.detail.replace("{id}", &id.to_string());
         let before = app.get(&detail).token(&b.token).send().await;
-        assert_eq!(before.status, StatusCode::OK, "{}: B cannot read its own object: {}", r.name, before.text());
+        assert_eq!(
+            before.status,
+            StatusCode::OK,
+            "{}: B cannot read its own object: {}",
+            r.name,
+            before.text()
+        );
 
         if let Some((list, key)) = r.list {
             let res = app.get(list).token(&a.token).send().await;
-            assert_eq!(res.status, StatusCode::OK, "{}: A's list failed: {}", r.name, res.text());
+            assert_eq!(
+                res.status,
+                StatusCode::OK,
+                "{}: A's list failed: {}",
+                r.name,
+                res.text()
+            );
             let body = res.json();
-            let items = body[key].as_array().unwrap_or_else(|| panic!("{}: no {key:?} in {body}", r.name));
+            let items = body[key]
+                .as_array()
+                .unwrap_or_else(|| panic!("{}: no {key:?} in {body}", r.name));
             assert!(
                 !items.iter().any(|i| i["id"].as_i64() == Some(id)),
                 "{}: A's list shows B's object {id}",
@@ -287,17 +347,50 @@ pub async fn assert_isolated(app: &TestApp, resources: &[TenantResource]) {
             );
         }
         let res = app.get(&detail).token(&a.token).send().await;
-        assert_eq!(res.status, StatusCode::NOT_FOUND, "{}: A reads B's object: {}", r.name, res.text());
+        assert_eq!(
+            res.status,
+            StatusCode::NOT_FOUND,
+            "{}: A reads B's object: {}",
+            r.name,
+            res.text()
+        );
         if let Some((method, body)) = &r.update {
-            let res = app.request(method.clone(), &detail).token(&a.token).json(body()).send().await;
-            assert_eq!(res.status, StatusCode::NOT_FOUND, "{}: A changes B's object: {}", r.name, res.text());
+            let res = app
+                .request(method.clone(), &detail)
+                .token(&a.token)
+                .json(body())
+                .send()
+                .await;
+            assert_eq!(
+                res.status,
+                StatusCode::NOT_FOUND,
+                "{}: A changes B's object: {}",
+                r.name,
+                res.text()
+            );
         }
         if r.delete {
             let res = app.delete(&detail).token(&a.token).send().await;
-            assert_eq!(res.status, StatusCode::NOT_FOUND, "{}: A deletes B's object: {}", r.name, res.text());
+            assert_eq!(
+                res.status,
+                StatusCode::NOT_FOUND,
+                "{}: A deletes B's object: {}",
+                r.name,
+                res.text()
+            );
         }
         let after = app.get(&detail).token(&b.token).send().await;
-        assert_eq!(after.status, StatusCode::OK, "{}: B's object is gone", r.name);
-        assert_eq!(before.json(), after.json(), "{}: B's object changed", r.name);
+        assert_eq!(
+            after.status,
+            StatusCode::OK,
+            "{}: B's object is gone",
+            r.name
+        );
+        assert_eq!(
+            before.json(),
+            after.json(),
+            "{}: B's object changed",
+            r.name
+        );
     }
 }

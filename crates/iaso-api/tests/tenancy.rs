@@ -76,7 +76,10 @@ fn resources() -> Vec<TenantResource> {
             list: Some(("/api/accounts/", "results")),
             detail: "/api/accounts/{id}/",
             create: |_app, t| async move { t.account_id.get() }.boxed(),
-            update: Some((Method::PATCH, || json!({"feature_flags": ["SHOW_DEV_FEATURES"]}))),
+            update: Some((
+                Method::PATCH,
+                || json!({"feature_flags": ["SHOW_DEV_FEATURES"]}),
+            )),
             delete: false,
         },
     ]
@@ -91,11 +94,20 @@ const EXEMPT: &[(&str, &str)] = &[
     ("/login/", "authentication"),
     ("/logout/", "authentication"),
     ("/api/profiles/me/", "the caller's own profile"),
-    ("/api/profiles/{id}/update-password/", "checked in auth.rs and profiles tests: id is resolved in the caller's account"),
+    (
+        "/api/profiles/{id}/update-password/",
+        "checked in auth.rs and profiles tests: id is resolved in the caller's account",
+    ),
     ("/api/featureflags/", "global catalogue"),
-    ("/api/permissions/", "global catalogue filtered by the caller's modules"),
+    (
+        "/api/permissions/",
+        "global catalogue filtered by the caller's modules",
+    ),
     ("/api/permissions/grouped_permissions/", "global catalogue"),
-    ("/api/accounts/switch/", "only the caller's own memberships; tested in accounts tests"),
+    (
+        "/api/accounts/switch/",
+        "only the caller's own memberships; tested in accounts tests",
+    ),
     ("/api/setupaccount/", "superusers create accounts"),
     ("/api/password_reset/", "authentication"),
     ("/api/password_reset/confirm/", "authentication"),
@@ -111,11 +123,16 @@ fn every_route_is_covered() {
     let resources = resources();
     let mut missing = Vec::new();
     for path in doc.paths.paths.keys() {
-        let covered = resources.iter().any(|r| r.detail == path || r.list.is_some_and(|(l, _)| l == path))
+        let covered = resources
+            .iter()
+            .any(|r| r.detail == path || r.list.is_some_and(|(l, _)| l == path))
             || EXEMPT.iter().any(|(p, _)| p == path);
         if !covered {
             missing.push(path.clone());
         }
     }
-    assert!(missing.is_empty(), "register these routes in the tenancy harness (or EXEMPT with a reason): {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "register these routes in the tenancy harness (or EXEMPT with a reason): {missing:?}"
+    );
 }

@@ -347,10 +347,10 @@ fn to_changes(
             }
         }
     }
-    let color = match &body.color {
-        Some(c) => Some(iaso_domain::validation::color(&mut errors, "color", c)),
-        None => None,
-    };
+    let color = body
+        .color
+        .as_ref()
+        .map(|c| iaso_domain::validation::color(&mut errors, "color", c));
     if body.org_units.as_ref().is_some_and(|o| !o.is_empty()) {
         errors.add(
             "org_units",
