@@ -10,6 +10,7 @@ mod error;
 pub mod feature_flags;
 pub mod groups;
 pub mod migrations;
+pub mod mobile;
 pub mod org_unit_search;
 pub mod org_unit_types;
 pub mod org_units;

@@ -653,13 +653,16 @@ pub(crate) async fn load_org_units_by_ids(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut q = Sql::new(OU_SELECT);
-    q.push(" WHERE ou.id IN (")
-        .bind_list(ids.iter().copied())
-        .push(")");
-    let rows: Vec<OrgUnitRow> = c.fetch_all(q).await?;
-    let mut units: HashMap<i64, OrgUnit> =
-        rows.into_iter().map(|r| (r.id, OrgUnit::from(r))).collect();
+    let mut units: HashMap<i64, OrgUnit> = HashMap::with_capacity(ids.len());
+    // Bounded IN lists (SQLite accepts 32766 bind values per statement).
+    for chunk in ids.chunks(5_000) {
+        let mut q = Sql::new(OU_SELECT);
+        q.push(" WHERE ou.id IN (")
+            .bind_list(chunk.iter().copied())
+            .push(")");
+        let rows: Vec<OrgUnitRow> = c.fetch_all(q).await?;
+        units.extend(rows.into_iter().map(|r| (r.id, OrgUnit::from(r))));
+    }
     Ok(ids.iter().filter_map(|i| units.remove(i)).collect())
 }
 
