@@ -2,6 +2,7 @@
 
 mod commands;
 mod config;
+mod country;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -32,6 +33,9 @@ enum Command {
     Serve(commands::serve::ServeArgs),
     /// Apply pending database migrations and exit.
     Migrate,
+    /// On an empty database: a demo account (user `demo`, password from IASO_DEMO_PASSWORD or
+    /// printed) and a synthetic country of `--units` org units.
+    Demo(commands::demo::DemoArgs),
     /// Create a superuser (or promote an existing user) who can create accounts.
     CreateSuperuser(commands::superuser::SuperuserArgs),
     /// XLSForm tools.
@@ -80,6 +84,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => commands::serve::run(settings, args).await,
             Command::Migrate => commands::migrate::run(settings).await,
+            Command::Demo(args) => commands::demo::run(settings, args).await,
             Command::CreateSuperuser(args) => commands::superuser::run(settings, args).await,
             Command::Bench { command } => commands::bench::run(command).await,
             Command::Xlsform { .. } | Command::DefaultConfig => Ok(()),

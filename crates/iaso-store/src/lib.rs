@@ -59,6 +59,16 @@ impl Store {
     pub async fn ping(&self) -> bool {
         self.db.ping().await
     }
+
+    /// Refreshes the planner's statistics (and PostgreSQL's visibility map) after bulk loads.
+    pub async fn analyze(&self) -> StoreResult<()> {
+        let script = match self.db.backend() {
+            Backend::Sqlite => "ANALYZE",
+            Backend::Postgres => "VACUUM ANALYZE",
+        };
+        self.db.execute_script(script).await?;
+        Ok(())
+    }
 }
 
 /// SHA-256 hex of a secret, for storing lookup keys of session cookies and reset tokens.

@@ -540,9 +540,11 @@ pub async fn insert_org_units_bulk(
     units: &[BulkOrgUnit],
     creator: Option<UserId>,
 ) -> StoreResult<()> {
-    const COLS: usize = 22;
+    const COLS: usize = 28;
     // PostgreSQL accepts 65535 bind values per statement, SQLite 32766.
-    let per_statement = 32_000 / COLS;
+    // A few hundred rows per statement: big enough to amortise the round trip, small enough
+    // to stay far below the bind limits (PostgreSQL 65535, SQLite 32766).
+    let per_statement = 8_000 / COLS;
     let now = iaso_db::now();
     for chunk in units.chunks(per_statement) {
         let mut q = Sql::new(

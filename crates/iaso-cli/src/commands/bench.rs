@@ -20,36 +20,53 @@ use std::time::{Duration, Instant};
 pub enum BenchCommand {
     /// Token issuance (`POST /api/token/`) and authenticated `GET /api/profiles/me/`.
     Auth(BenchArgs),
+    /// The georegistry read paths on a synthetic country (lists, search, children, detail,
+    /// tree, bbox, mobile pyramid and delta).
+    Georegistry(super::bench_geo::GeoBenchArgs),
 }
 
 #[derive(Args, Clone)]
 pub struct BenchArgs {
     /// Concurrent clients.
     #[arg(long, default_value_t = 8)]
-    concurrency: usize,
+    pub concurrency: usize,
     /// Seconds per scenario.
     #[arg(long, default_value_t = 10)]
-    seconds: u64,
+    pub seconds: u64,
     /// Run on a new database created on this PostgreSQL server (user must be allowed to
     /// create databases), e.g. postgres://iaso@127.0.0.1:5432/postgres. Default: SQLite.
     #[arg(long)]
-    postgres_admin_url: Option<String>,
+    pub postgres_admin_url: Option<String>,
 }
 
 pub async fn run(command: BenchCommand) -> anyhow::Result<()> {
     match command {
         BenchCommand::Auth(args) => auth(args).await,
+        BenchCommand::Georegistry(args) => super::bench_geo::run(args).await,
     }
 }
 
 /// A database for the benchmark and how to drop it afterwards.
-struct BenchDb {
-    url: String,
+pub(crate) struct BenchDb {
+    pub url: String,
     drop_pg: Option<(String, String)>,
     _dir: tempfile::TempDir,
 }
 
-async fn bench_db(args: &BenchArgs) -> anyhow::Result<BenchDb> {
+impl BenchDb {
+    /// Drops the PostgreSQL database (the SQLite file goes with its temporary folder).
+    pub async fn drop(self) -> anyhow::Result<()> {
+        if let Some((admin, name)) = self.drop_pg {
+            let db = iaso_db::Db::connect(&admin, &DbOptions::default()).await?;
+            db.execute_script(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await?;
+            db.close().await;
+        }
+        Ok(())
+    }
+}
+
+pub(crate) async fn bench_db(args: &BenchArgs) -> anyhow::Result<BenchDb> {
     let dir = tempfile::tempdir()?;
     match &args.postgres_admin_url {
         None => Ok(BenchDb {
@@ -85,7 +102,7 @@ fn url_with_db(admin: &str, name: &str) -> anyhow::Result<String> {
     Ok(format!("{base}/{name}"))
 }
 
-struct Stats {
+pub(crate) struct Stats {
     requests: usize,
     errors: usize,
     elapsed: Duration,
@@ -93,6 +110,26 @@ struct Stats {
 }
 
 impl Stats {
+    /// One table row: req/s, p50, p95, requests, errors, peak RSS.
+    pub fn print_row(&mut self, label: &str, peak_rss_mb: Option<f64>) {
+        self.latencies.sort();
+        let pct = |p: f64| {
+            let i = ((self.latencies.len() as f64 * p).ceil() as usize).saturating_sub(1);
+            self.latencies
+                .get(i)
+                .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+        };
+        println!(
+            "{label:<16} {:>9.1} {:>9.2} {:>9.2} {:>10} {:>8} {:>11.0}",
+            self.requests as f64 / self.elapsed.as_secs_f64(),
+            pct(0.50),
+            pct(0.95),
+            self.requests,
+            self.errors,
+            peak_rss_mb.unwrap_or(0.0)
+        );
+    }
+
     fn report(&mut self, label: &str) {
         self.latencies.sort();
         let pct = |p: f64| {
@@ -112,9 +149,10 @@ impl Stats {
     }
 }
 
-type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+pub(crate) type HttpClient =
+    Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
 
-async fn hammer(
+pub(crate) async fn hammer(
     client: HttpClient,
     args: &BenchArgs,
     make: impl Fn() -> hyper::Request<Full<Bytes>> + Clone + Send + 'static,

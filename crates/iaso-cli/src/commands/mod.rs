@@ -1,4 +1,5 @@
 pub mod bench;
+pub mod bench_geo;
 pub mod demo;
 pub mod migrate;
 pub mod serve;

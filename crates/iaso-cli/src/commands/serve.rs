@@ -8,9 +8,13 @@ pub struct ServeArgs {
     /// Address to listen on (default 127.0.0.1:8081, or IASO_BIND).
     #[arg(long)]
     bind: Option<SocketAddr>,
-    /// On an empty database, create a demo account, project and user and print the login.
+    /// On an empty database, create a demo account, project and user, a synthetic country,
+    /// and print the login.
     #[arg(long)]
     demo: bool,
+    /// Org units of the demo country (with --demo).
+    #[arg(long, default_value_t = 3_000)]
+    demo_units: usize,
 }
 
 pub async fn run(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
@@ -19,7 +23,16 @@ pub async fn run(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()> 
     }
     let store = super::open_store(&settings).await?;
     if args.demo {
-        super::demo::seed(&store, &settings).await?;
+        super::demo::seed(
+            &store,
+            &settings,
+            &super::demo::DemoArgs {
+                units: args.demo_units,
+                seed: 1,
+                no_second_version: false,
+            },
+        )
+        .await?;
     }
     let bind = settings.bind;
     let state = AppState::new(store, settings).context("invalid mail settings")?;
