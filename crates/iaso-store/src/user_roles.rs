@@ -3,7 +3,7 @@
 use crate::{Store, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use iaso_db::{sql, Conn, Sql};
-use iaso_domain::{AccountId, Permission, UserRoleId};
+use iaso_domain::{AccountId, FieldErrors, OrgUnitTypeId, Permission, UserRoleId};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserRole {
@@ -11,6 +11,8 @@ pub struct UserRole {
     pub account_id: AccountId,
     pub name: String,
     pub permissions: Vec<Permission>,
+    /// Org unit types holders of the role may create and edit (none = no restriction).
+    pub editable_org_unit_type_ids: Vec<OrgUnitTypeId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -34,6 +36,12 @@ async fn with_permissions(c: &mut impl Conn, rows: Vec<RoleRow>) -> StoreResult<
     q.bind_list(rows.iter().map(|r| r.id))
         .push(") ORDER BY permission");
     let perms: Vec<(i64, String)> = c.fetch_all(q).await?;
+    let mut q = Sql::new(
+        "SELECT user_role_id, org_unit_type_id FROM user_role_editable_org_unit_types WHERE user_role_id IN (",
+    );
+    q.bind_list(rows.iter().map(|r| r.id))
+        .push(") ORDER BY org_unit_type_id");
+    let types: Vec<(i64, i64)> = c.fetch_all(q).await?;
     Ok(rows
         .into_iter()
         .map(|r| UserRole {
@@ -41,6 +49,11 @@ async fn with_permissions(c: &mut impl Conn, rows: Vec<RoleRow>) -> StoreResult<
                 .iter()
                 .filter(|p| p.0 == r.id)
                 .filter_map(|p| Permission::from_code(&p.1))
+                .collect(),
+            editable_org_unit_type_ids: types
+                .iter()
+                .filter(|t| t.0 == r.id)
+                .map(|t| OrgUnitTypeId(t.1))
                 .collect(),
             id: UserRoleId(r.id),
             account_id: AccountId(r.account_id),
@@ -216,5 +229,61 @@ impl Store {
             .push(") ORDER BY name_key");
         let rows: Vec<RoleRow> = db.fetch_all(q).await?;
         with_permissions(&mut db, rows).await
+    }
+}
+
+impl Store {
+    /// Replaces the org unit types a role may edit (types of the account only).
+    pub async fn set_user_role_editable_types(
+        &self,
+        account: AccountId,
+        id: UserRoleId,
+        types: &[OrgUnitTypeId],
+    ) -> StoreResult<UserRole> {
+        let mut tx = self.db.begin().await?;
+        if !types.is_empty() {
+            let mut q =
+                Sql::new("SELECT COUNT(DISTINCT id) FROM org_unit_types WHERE account_id = ");
+            q.bind(account.get())
+                .push(" AND id IN (")
+                .bind_list(types.iter().map(|t| t.get()))
+                .push(")");
+            let found: i64 = tx.fetch_scalar(q).await?;
+            let distinct = types
+                .iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .len() as i64;
+            if found != distinct {
+                return Err(StoreError::Invalid(FieldErrors::single(
+                    "editable_org_unit_type_ids",
+                    "Invalid pk - object does not exist.",
+                )));
+            }
+        }
+        let exists: Option<(i64,)> = tx
+            .fetch_optional(sql!(
+                "SELECT id FROM user_roles WHERE account_id = $1 AND id = $2",
+                account.get(),
+                id.get()
+            ))
+            .await?;
+        if exists.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        tx.execute(sql!(
+            "DELETE FROM user_role_editable_org_unit_types WHERE user_role_id = $1",
+            id.get()
+        ))
+        .await?;
+        for t in types.iter().collect::<std::collections::BTreeSet<_>>() {
+            tx.execute(sql!(
+                "INSERT INTO user_role_editable_org_unit_types (user_role_id, org_unit_type_id) VALUES ($1, $2)",
+                id.get(),
+                t.get()
+            ))
+            .await?;
+        }
+        tx.commit().await?;
+        self.user_role(account, id).await
     }
 }

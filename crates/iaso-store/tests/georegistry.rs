@@ -547,3 +547,109 @@ backend_test!(
         assert!(!nodes[0].has_children);
     }
 );
+
+/// Every unit's path is its parent's path plus its id (so no unit is its own ancestor).
+async fn assert_tree_consistent(db: &Db) {
+    use iaso_db::Conn;
+    let mut c = db.clone();
+    let rows: Vec<(i64, Option<i64>, String, i64)> = c
+        .fetch_all(iaso_db::Sql::new(
+            "SELECT id, parent_id, path, depth FROM org_units ORDER BY id",
+        ))
+        .await
+        .unwrap();
+    let by_id: std::collections::HashMap<i64, &(i64, Option<i64>, String, i64)> =
+        rows.iter().map(|r| (r.0, r)).collect();
+    for (id, parent, path, depth) in &rows {
+        let expected = match parent {
+            Some(p) => format!("{}.{id}", by_id[p].2),
+            None => id.to_string(),
+        };
+        assert_eq!(path, &expected, "unit {id}");
+        assert_eq!(*depth as usize, path.split('.').count(), "unit {id}");
+    }
+}
+
+backend_test!(
+    MIGRATIONS,
+    concurrent_moves_never_corrupt_the_tree,
+    |db: Db| async move {
+        let store = Store::new(db.clone());
+        let f = fixture(&store, "Niger").await;
+        let root = unit(&store, &f, "Root", None).await;
+        let mut nodes = Vec::new();
+        for i in 0..8 {
+            nodes.push(unit(&store, &f, &format!("N{i}"), Some(root)).await);
+        }
+        // Pairs of opposite moves at the same time (a under b, b under a), many rounds: at most
+        // one of each pair may win, and the tree must stay a tree.
+        for round in 0..12 {
+            let a = nodes[round % nodes.len()];
+            let b = nodes[(round * 3 + 1) % nodes.len()];
+            if a == b {
+                continue;
+            }
+            let (s1, s2) = (store.clone(), store.clone());
+            let (scope1, scope2) = (f.scope.clone(), f.scope.clone());
+            let user = f.user;
+            let t1 = tokio::spawn(async move {
+                let w = Writer {
+                    user: Some(user),
+                    scope: &scope1,
+                    editable_types: &[],
+                    source: sources::ORG_UNIT_API,
+                };
+                s1.update_org_unit(
+                    &w,
+                    a,
+                    &OrgUnitChanges {
+                        parent_id: Some(Some(b)),
+                        ..Default::default()
+                    },
+                )
+                .await
+            });
+            let t2 = tokio::spawn(async move {
+                let w = Writer {
+                    user: Some(user),
+                    scope: &scope2,
+                    editable_types: &[],
+                    source: sources::ORG_UNIT_API,
+                };
+                s2.update_org_unit(
+                    &w,
+                    b,
+                    &OrgUnitChanges {
+                        parent_id: Some(Some(a)),
+                        ..Default::default()
+                    },
+                )
+                .await
+            });
+            let (r1, r2) = (t1.await.unwrap(), t2.await.unwrap());
+            for r in [&r1, &r2] {
+                if let Err(e) = r {
+                    assert!(
+                        matches!(e, StoreError::Invalid(_)),
+                        "a losing move must be a field error, got {e:?}"
+                    );
+                }
+            }
+            assert_tree_consistent(&db).await;
+            // Reset: both back under the root.
+            for n in [a, b] {
+                let _ = store
+                    .update_org_unit(
+                        &writer(&f, &f.scope),
+                        n,
+                        &OrgUnitChanges {
+                            parent_id: Some(Some(root)),
+                            ..Default::default()
+                        },
+                    )
+                    .await;
+            }
+            assert_tree_consistent(&db).await;
+        }
+    }
+);

@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use iaso_domain::validation::required_text;
-use iaso_domain::{FieldErrors, Permission, UserRoleId};
+use iaso_domain::{FieldErrors, OrgUnitTypeId, Permission, UserRoleId};
 use iaso_store::user_roles::UserRole;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -21,7 +21,7 @@ fn role_json(r: &UserRole) -> Value {
         "id": r.id,
         "name": r.name,
         "permissions": r.permissions,
-        "editable_org_unit_type_ids": Vec::<i64>::new(),
+        "editable_org_unit_type_ids": r.editable_org_unit_type_ids,
         "created_at": epoch(r.created_at),
         "updated_at": epoch(r.updated_at),
     })
@@ -118,18 +118,32 @@ fn validate(
             "Only a user holding iaso_users may grant it.",
         );
     }
-    if body
-        .editable_org_unit_type_ids
-        .as_ref()
-        .is_some_and(|v| !v.is_empty())
-    {
-        errors.add(
-            "editable_org_unit_type_ids",
-            "Org unit type restrictions are not available yet on this server.",
-        );
-    }
     errors.into_result()?;
     Ok((name, permissions))
+}
+
+/// The editable org unit types must be types of the account (checked before anything is
+/// written).
+async fn check_types(state: &AppState, member: &Member, body: &RoleBody) -> ApiResult<()> {
+    let Some(wanted) = body
+        .editable_org_unit_type_ids
+        .as_ref()
+        .filter(|t| !t.is_empty())
+    else {
+        return Ok(());
+    };
+    let types = state.store.list_org_unit_types(member.account_id()).await?;
+    if wanted
+        .iter()
+        .all(|w| types.iter().any(|t| t.id.get() == *w))
+    {
+        Ok(())
+    } else {
+        Err(crate::error::ApiError::field(
+            "editable_org_unit_type_ids",
+            "Invalid pk - object does not exist.",
+        ))
+    }
 }
 
 /// Create a role (`iaso_user_roles`). Names are unique in the account, ignoring case.
@@ -142,6 +156,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     member.require(Permission::UserRoles)?;
     let (name, permissions) = validate(&member, &body, true)?;
+    check_types(&state, &member, &body).await?;
     let r = state
         .store
         .create_user_role(
@@ -150,6 +165,19 @@ pub async fn create(
             &permissions.unwrap_or_default(),
         )
         .await?;
+    let r = match &body.editable_org_unit_type_ids {
+        Some(types) => {
+            state
+                .store
+                .set_user_role_editable_types(
+                    member.account_id(),
+                    r.id,
+                    &types.iter().map(|t| OrgUnitTypeId(*t)).collect::<Vec<_>>(),
+                )
+                .await?
+        }
+        None => r,
+    };
     Ok((StatusCode::CREATED, Json(role_json(&r))))
 }
 
@@ -164,6 +192,7 @@ pub async fn update(
 ) -> ApiResult<Json<Value>> {
     member.require(Permission::UserRoles)?;
     let (name, permissions) = validate(&member, &body, false)?;
+    check_types(&state, &member, &body).await?;
     let r = state
         .store
         .update_user_role(
@@ -173,6 +202,19 @@ pub async fn update(
             permissions.as_deref(),
         )
         .await?;
+    let r = match &body.editable_org_unit_type_ids {
+        Some(types) => {
+            state
+                .store
+                .set_user_role_editable_types(
+                    member.account_id(),
+                    r.id,
+                    &types.iter().map(|t| OrgUnitTypeId(*t)).collect::<Vec<_>>(),
+                )
+                .await?
+        }
+        None => r,
+    };
     Ok(Json(role_json(&r)))
 }
 
