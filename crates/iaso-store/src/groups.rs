@@ -216,7 +216,12 @@ pub async fn insert_group(
             now
         ))
         .await?;
-    for chunk in units.chunks(10_000) {
+    // See insert_org_units_bulk for the chunk sizes.
+    let per_statement = match c.backend() {
+        iaso_db::Backend::Postgres => 10_000,
+        iaso_db::Backend::Sqlite => 500,
+    };
+    for chunk in units.chunks(per_statement) {
         if chunk.is_empty() {
             continue;
         }

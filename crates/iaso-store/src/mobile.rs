@@ -137,11 +137,11 @@ impl Store {
             .bind(offset);
         let rows: Vec<Row> = db.fetch_all(q).await?;
         let mut groups: HashMap<i64, Vec<i64>> = HashMap::new();
-        if !rows.is_empty() {
+        for chunk in rows.chunks(crate::org_units::in_list_chunk(db.backend())) {
             let mut gq = Sql::new(
                 "SELECT org_unit_id, group_id FROM group_org_units WHERE org_unit_id IN (",
             );
-            gq.bind_list(rows.iter().map(|r| r.id))
+            gq.bind_list(chunk.iter().map(|r| r.id))
                 .push(") ORDER BY org_unit_id, group_id");
             let pairs: Vec<(i64, i64)> = db.fetch_all(gq).await?;
             for (u, g) in pairs {
@@ -171,6 +171,18 @@ impl Store {
                 path: r.path,
             })
             .collect())
+    }
+
+    /// Ids and paths of the units a delta sync returns (`since` set), in path order. Found
+    /// through the `(version, updated_at)` index, so a small delta costs little whatever the
+    /// pyramid's size.
+    pub async fn mobile_changed(&self, s: &MobileScope) -> StoreResult<Vec<(i64, String)>> {
+        let mut db = self.db.clone();
+        let mut q = Sql::new("SELECT ou.id, ou.path FROM org_units ou");
+        push_where(&mut q, s);
+        let mut rows: Vec<(i64, String)> = db.fetch_all(q).await?;
+        rows.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(rows)
     }
 
     /// Ids the app must drop since `since`: units of the version changed since then that are

@@ -459,6 +459,15 @@ fn bbox(geom: Option<&MultiPolygon>, location: Option<&Point>) -> [Option<f64>; 
     }
 }
 
+/// Ids per `IN (...)` list. SQLite resolves `$n` parameter names with a linear search while
+/// parsing (quadratic in one statement's parameters), so it gets short lists.
+pub(crate) fn in_list_chunk(backend: Backend) -> usize {
+    match backend {
+        Backend::Postgres => 5_000,
+        Backend::Sqlite => 500,
+    }
+}
+
 /// Serialises writes that change the tree of a version (PostgreSQL; SQLite has one writer).
 pub(crate) async fn lock_version(
     c: &mut impl Conn,
@@ -542,9 +551,13 @@ pub async fn insert_org_units_bulk(
 ) -> StoreResult<()> {
     const COLS: usize = 28;
     // PostgreSQL accepts 65535 bind values per statement, SQLite 32766.
-    // A few hundred rows per statement: big enough to amortise the round trip, small enough
-    // to stay far below the bind limits (PostgreSQL 65535, SQLite 32766).
-    let per_statement = 8_000 / COLS;
+    // Rows per statement: PostgreSQL amortises its round trips over a few hundred rows;
+    // SQLite resolves `$n` parameter names with a linear search while parsing, which is
+    // quadratic in the parameters of one statement, so it gets ~1000 parameters at a time.
+    let per_statement = match c.backend() {
+        Backend::Postgres => 8_000 / COLS,
+        Backend::Sqlite => 1_000 / COLS,
+    };
     let now = iaso_db::now();
     for chunk in units.chunks(per_statement) {
         let mut q = Sql::new(
@@ -657,7 +670,7 @@ pub(crate) async fn load_org_units_by_ids(
     }
     let mut units: HashMap<i64, OrgUnit> = HashMap::with_capacity(ids.len());
     // Bounded IN lists (SQLite accepts 32766 bind values per statement).
-    for chunk in ids.chunks(5_000) {
+    for chunk in ids.chunks(in_list_chunk(c.backend())) {
         let mut q = Sql::new(OU_SELECT);
         q.push(" WHERE ou.id IN (")
             .bind_list(chunk.iter().copied())
@@ -1325,15 +1338,16 @@ impl Store {
 
     /// Brief rows of units by id (ancestors of listed units); no scope check.
     pub async fn org_unit_briefs(&self, ids: &[i64]) -> StoreResult<Vec<OrgUnitBrief>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
         let mut db = self.db.clone();
-        let mut q = Sql::new(BRIEF_SELECT);
-        q.push(" WHERE ou.id IN (")
-            .bind_list(ids.iter().copied())
-            .push(")");
-        Ok(db.fetch_all(q).await?)
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(in_list_chunk(db.backend())) {
+            let mut q = Sql::new(BRIEF_SELECT);
+            q.push(" WHERE ou.id IN (")
+                .bind_list(chunk.iter().copied())
+                .push(")");
+            out.extend(db.fetch_all::<OrgUnitBrief>(q).await?);
+        }
+        Ok(out)
     }
 
     /// The ancestors of a unit, root first, as full units (detail answers).
@@ -1345,18 +1359,18 @@ impl Store {
 
     /// Groups of each unit.
     pub async fn org_unit_groups(&self, unit_ids: &[i64]) -> StoreResult<Vec<GroupBrief>> {
-        if unit_ids.is_empty() {
-            return Ok(Vec::new());
-        }
         let mut db = self.db.clone();
-        let mut q = Sql::new(
-            "SELECT gu.org_unit_id, g.id, g.name, g.source_ref, g.source_version_id, g.block_of_countries,
-                g.created_at, g.updated_at
-             FROM group_org_units gu JOIN groups g ON g.id = gu.group_id WHERE gu.org_unit_id IN (",
-        );
-        q.bind_list(unit_ids.iter().copied())
-            .push(") ORDER BY g.id");
-        Ok(db.fetch_all(q).await?)
+        let mut out = Vec::new();
+        for chunk in unit_ids.chunks(in_list_chunk(db.backend())) {
+            let mut q = Sql::new(
+                "SELECT gu.org_unit_id, g.id, g.name, g.source_ref, g.source_version_id, g.block_of_countries,
+                    g.created_at, g.updated_at
+                 FROM group_org_units gu JOIN groups g ON g.id = gu.group_id WHERE gu.org_unit_id IN (",
+            );
+            q.bind_list(chunk.iter().copied()).push(") ORDER BY g.id");
+            out.extend(db.fetch_all::<GroupBrief>(q).await?);
+        }
+        Ok(out)
     }
 
     /// Shapes of units (`id` → geometry), skipping units without that shape.
@@ -1365,20 +1379,21 @@ impl Store {
         ids: &[i64],
         shape: Shape,
     ) -> StoreResult<HashMap<i64, Geometry>> {
-        if ids.is_empty() {
-            return Ok(HashMap::new());
-        }
         let mut db = self.db.clone();
         let col = shape.column();
-        let mut q = Sql::new(format!(
-            "SELECT id, {col} FROM org_units WHERE {col} IS NOT NULL AND id IN ("
-        ));
-        q.bind_list(ids.iter().copied()).push(")");
-        let rows: Vec<(i64, Vec<u8>)> = db.fetch_all(q).await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(id, b)| decode_shape(&b).map(|g| (id, g)))
-            .collect())
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(in_list_chunk(db.backend())) {
+            let mut q = Sql::new(format!(
+                "SELECT id, {col} FROM org_units WHERE {col} IS NOT NULL AND id IN ("
+            ));
+            q.bind_list(chunk.iter().copied()).push(")");
+            let rows: Vec<(i64, Vec<u8>)> = db.fetch_all(q).await?;
+            out.extend(
+                rows.into_iter()
+                    .filter_map(|(id, b)| decode_shape(&b).map(|g| (id, g))),
+            );
+        }
+        Ok(out)
     }
 
     /// Creates a unit and logs it; see [`create_org_unit_in`].

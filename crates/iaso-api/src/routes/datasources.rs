@@ -234,6 +234,10 @@ pub async fn update(
     let account = member.account_id();
     let current = state.store.source(account, DataSourceId(id)).await?;
     let mut changes = to_changes(body, false)?;
+    // As in Iaso, an empty project list leaves the links as they are.
+    if changes.project_ids.as_ref().is_some_and(Vec::is_empty) {
+        changes.project_ids = None;
+    }
     let wanted = changes.default_version_id.unwrap_or(None);
     if wanted != current.default_version_id
         && wanted.is_some()

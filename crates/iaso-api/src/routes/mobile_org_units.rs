@@ -220,12 +220,44 @@ fn stream_all(
         if tx.send(Ok(b"{\"orgUnits\": [".to_vec())).await.is_err() {
             return;
         }
+        // A delta lists its (few) changed units first, through the updated_at index, then
+        // reads them by id in chunks; a full download walks the path index in chunks.
+        let mut changed: Option<std::vec::IntoIter<(i64, String)>> = None;
+        if scope.since.is_some() {
+            match state.store.mobile_changed(&scope).await {
+                Ok(list) => changed = Some(list.into_iter()),
+                Err(e) => {
+                    tracing::error!(cause = %e, "mobile delta failed");
+                    let _ = tx.send(Err(std::io::Error::other("database error"))).await;
+                    return;
+                }
+            }
+        }
         loop {
-            let units = match state
-                .store
-                .mobile_org_units(&scope, after.as_deref(), 0, CHUNK, shapes)
-                .await
-            {
+            let batch = match changed.as_mut() {
+                Some(it) => {
+                    let ids: Vec<i64> = it.by_ref().take(500).map(|(id, _)| id).collect();
+                    if ids.is_empty() {
+                        break;
+                    }
+                    let n = ids.len() as i64;
+                    let by_ids = MobileScope {
+                        ids: Some(ids),
+                        ..scope.clone()
+                    };
+                    state
+                        .store
+                        .mobile_org_units(&by_ids, None, 0, n, shapes)
+                        .await
+                }
+                None => {
+                    state
+                        .store
+                        .mobile_org_units(&scope, after.as_deref(), 0, CHUNK, shapes)
+                        .await
+                }
+            };
+            let units = match batch {
                 Ok(u) => u,
                 Err(e) => {
                     tracing::error!(cause = %e, "mobile pyramid stream failed");
@@ -248,7 +280,7 @@ fn stream_all(
             if tx.send(Ok(buf)).await.is_err() {
                 return;
             }
-            if (units.len() as i64) < CHUNK {
+            if changed.is_none() && (units.len() as i64) < CHUNK {
                 break;
             }
         }
