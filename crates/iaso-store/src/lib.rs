@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod audit;
+mod counts;
 mod error;
 pub mod feature_flags;
 pub mod groups;
@@ -33,18 +34,22 @@ pub use paging::{Page, PageRequest};
 #[derive(Clone, Debug)]
 pub struct Store {
     db: Db,
+    counts: std::sync::Arc<counts::CountCache>,
 }
 
 impl Store {
     pub fn new(db: Db) -> Self {
-        Store { db }
+        Store {
+            db,
+            counts: Default::default(),
+        }
     }
 
     /// Opens the database and applies pending migrations.
     pub async fn open(url: &str, options: &DbOptions) -> StoreResult<Store> {
         let db = Db::connect(url, options).await?;
         migrations::run(&db).await?;
-        Ok(Store { db })
+        Ok(Store::new(db))
     }
 
     pub fn db(&self) -> &Db {

@@ -14,6 +14,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "georegistry",
         template: include_str!("../migrations/0002_georegistry.sql"),
     },
+    Migration {
+        version: 3,
+        name: "bbox_rtree_and_generation",
+        template: include_str!("../migrations/0003_bbox_rtree_generation.sql"),
+    },
 ];
 
 pub async fn run(db: &Db) -> Result<MigrationReport, iaso_db::DbError> {

@@ -97,7 +97,7 @@ impl Store {
         let mut db = self.db.clone();
         let mut q = Sql::new("SELECT COUNT(*) FROM org_units ou");
         push_where(&mut q, s);
-        Ok(db.fetch_scalar(q).await?)
+        self.cached_count(&mut db, q).await
     }
 
     /// Units after `after_path` (keyset) or at `offset`, in path order.

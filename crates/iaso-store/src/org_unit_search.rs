@@ -9,7 +9,7 @@
 use crate::org_units::{load_org_units_by_ids, path_ids, push_subtrees, OrgUnit, OrgUnitScope};
 use crate::{Store, StoreResult};
 use chrono::{DateTime, NaiveDate, Utc};
-use iaso_db::{Conn, Sql};
+use iaso_db::{Backend, Conn, Sql};
 use std::collections::HashMap;
 
 /// The text search of Iaso (`search=`).
@@ -252,7 +252,13 @@ async fn resolve(
 }
 
 /// `WHERE` conditions of one filter (after `WHERE 1 = 1`).
-fn push_filter(q: &mut Sql, scope: &OrgUnitScope, f: &OrgUnitFilter, r: &Resolved) {
+fn push_filter(
+    q: &mut Sql,
+    backend: Backend,
+    scope: &OrgUnitScope,
+    f: &OrgUnitFilter,
+    r: &Resolved,
+) {
     let versions: Vec<i64> = match &f.versions {
         Some(v) => scope
             .versions
@@ -406,6 +412,31 @@ fn push_filter(q: &mut Sql, scope: &OrgUnitScope, f: &OrgUnitFilter, r: &Resolve
         q.push(" AND ou.closed_date = ").bind(d);
     }
     if let Some([min_lon, min_lat, max_lon, max_lat]) = f.bbox {
+        // The spatial index narrows, the exact comparisons below decide.
+        match backend {
+            Backend::Sqlite => {
+                q.push(" AND ou.id IN (SELECT id FROM org_units_rtree WHERE min_lon <= ")
+                    .bind(max_lon)
+                    .push(" AND max_lon >= ")
+                    .bind(min_lon)
+                    .push(" AND min_lat <= ")
+                    .bind(max_lat)
+                    .push(" AND max_lat >= ")
+                    .bind(min_lat)
+                    .push(")");
+            }
+            Backend::Postgres => {
+                q.push(" AND ou.min_lon IS NOT NULL AND box(point(ou.min_lon, ou.min_lat), point(ou.max_lon, ou.max_lat)) && box(point(")
+                    .bind(min_lon)
+                    .push(", ")
+                    .bind(min_lat)
+                    .push("), point(")
+                    .bind(max_lon)
+                    .push(", ")
+                    .bind(max_lat)
+                    .push("))");
+            }
+        }
         q.push(" AND ou.min_lon <= ")
             .bind(max_lon)
             .push(" AND ou.max_lon >= ")
@@ -486,8 +517,8 @@ impl Store {
         let mut counts = Vec::new();
         for (f, r) in filters.iter().zip(&resolved) {
             let mut q = Sql::new("SELECT COUNT(*) FROM org_units ou WHERE 1 = 1");
-            push_filter(&mut q, scope, f, r);
-            counts.push(db.fetch_scalar::<i64>(q).await?);
+            push_filter(&mut q, db.backend(), scope, f, r);
+            counts.push(self.cached_count(&mut db, q).await?);
         }
         let count: i64 = counts.iter().sum();
         let (offset, take, page) = match limit {
@@ -519,7 +550,7 @@ impl Store {
             q = Sql::new(
                 "SELECT ou.id, CAST(0 AS BIGINT) AS search_index FROM org_units ou WHERE 1 = 1",
             );
-            push_filter(&mut q, scope, &filters[0], &resolved[0]);
+            push_filter(&mut q, db.backend(), scope, &filters[0], &resolved[0]);
             q.push(" ORDER BY ")
                 .push(&order_items(&keys, reverse, false));
         } else {
@@ -536,7 +567,7 @@ impl Store {
                 q.push(&format!(
                     "SELECT ou.id, CAST({i} AS BIGINT) AS search_index{cols} FROM org_units ou WHERE 1 = 1"
                 ));
-                push_filter(&mut q, scope, f, r);
+                push_filter(&mut q, db.backend(), scope, f, r);
             }
             let mut items = order_items(&keys, reverse, true);
             items.push_str(if reverse {
@@ -589,7 +620,7 @@ impl Store {
         let mut db = self.db.clone();
         let r = resolve(&mut db, scope, filter).await?;
         let mut q = Sql::new("SELECT ou.id FROM org_units ou WHERE 1 = 1");
-        push_filter(&mut q, scope, filter, &r);
+        push_filter(&mut q, db.backend(), scope, filter, &r);
         q.push(" ORDER BY ou.id");
         let rows: Vec<(i64,)> = db.fetch_all(q).await?;
         Ok(rows.into_iter().map(|r| r.0).collect())
@@ -638,14 +669,14 @@ impl Store {
         };
         let r = Resolved::default();
         let mut count = Sql::new("SELECT COUNT(*) FROM org_units ou WHERE 1 = 1");
-        push_filter(&mut count, scope, &filter, &r);
+        push_filter(&mut count, db.backend(), scope, &filter, &r);
         // Tree search matches names only (not aliases).
         let mut q = Sql::new(format!(
             "SELECT ou.id, ou.name, ou.validation_status, {children} AS has_children, ou.org_unit_type_id,
                 (SELECT t.short_name FROM org_unit_types t WHERE t.id = ou.org_unit_type_id) AS org_unit_type_short_name
              FROM org_units ou WHERE 1 = 1"
         ));
-        push_filter(&mut q, scope, &filter, &r);
+        push_filter(&mut q, db.backend(), scope, &filter, &r);
         let mut keys = Vec::new();
         for key in t.order.iter().flat_map(|o| o.split(',')) {
             let key = key.trim();
@@ -663,7 +694,7 @@ impl Store {
         keys.push("ou.id ASC".into());
         q.push(" ORDER BY ").push(&keys.join(", "));
         let total = if let Some(l) = limit {
-            let total: i64 = db.fetch_scalar(count).await?;
+            let total: i64 = self.cached_count(&mut db, count).await?;
             q.push(" LIMIT ")
                 .bind(l)
                 .push(" OFFSET ")

@@ -653,3 +653,163 @@ backend_test!(
         }
     }
 );
+
+backend_test!(
+    MIGRATIONS,
+    cached_counts_follow_writes,
+    |db: Db| async move {
+        let store = Store::new(db);
+        let f = fixture(&store, "Niger").await;
+        let root = unit(&store, &f, "Root", None).await;
+        let all = OrgUnitFilter {
+            validation_statuses: None,
+            ..Default::default()
+        };
+        let count = |store: Store, scope: OrgUnitScope, filter: OrgUnitFilter| async move {
+            store
+                .list_org_units(&scope, &[filter], false, &["id".into()], Some(10), 1)
+                .await
+                .unwrap()
+                .count
+        };
+        assert_eq!(count(store.clone(), f.scope.clone(), all.clone()).await, 1);
+        assert_eq!(count(store.clone(), f.scope.clone(), all.clone()).await, 1);
+        let child = unit(&store, &f, "Child", Some(root)).await;
+        assert_eq!(count(store.clone(), f.scope.clone(), all.clone()).await, 2);
+        let valid = OrgUnitFilter {
+            validation_statuses: Some(vec!["VALID".into()]),
+            ..Default::default()
+        };
+        assert_eq!(
+            count(store.clone(), f.scope.clone(), valid.clone()).await,
+            2
+        );
+        store
+            .update_org_unit(
+                &writer(&f, &f.scope),
+                child,
+                &OrgUnitChanges {
+                    validation_status: Some("REJECTED".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            count(store.clone(), f.scope.clone(), valid.clone()).await,
+            1
+        );
+        // Another tenant's units do not appear in the (shared) cache.
+        let other = fixture(&store, "Mali").await;
+        assert_eq!(
+            count(store.clone(), other.scope.clone(), all.clone()).await,
+            0
+        );
+    }
+);
+
+backend_test!(
+    MIGRATIONS,
+    bbox_uses_the_spatial_index,
+    |db: Db| async move {
+        let store = Store::new(db);
+        let f = fixture(&store, "Niger").await;
+        let big = store
+            .create_org_unit(
+                &writer(&f, &f.scope),
+                Some(f.version),
+                &NewOrgUnit {
+                    name: "Big".into(),
+                    org_unit_type_id: Some(f.district),
+                    validation_status: Some("VALID".into()),
+                    geom: Some(square(0.0, 0.0, 10.0)),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let p = store
+            .create_org_unit(
+                &writer(&f, &f.scope),
+                Some(f.version),
+                &NewOrgUnit {
+                    name: "Point".into(),
+                    parent_id: Some(big.id),
+                    org_unit_type_id: Some(f.district),
+                    validation_status: Some("VALID".into()),
+                    location: Some(Point::new(2.0, 2.0, None)),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let in_box = |b: [f64; 4]| OrgUnitFilter {
+            bbox: Some(b),
+            validation_statuses: None,
+            ..Default::default()
+        };
+        let ids = |l: iaso_store::org_unit_search::OrgUnitListing| {
+            l.items.iter().map(|u| u.id).collect::<Vec<_>>()
+        };
+        let r = store
+            .list_org_units(
+                &f.scope,
+                &[in_box([1.5, 1.5, 2.5, 2.5])],
+                false,
+                &["id".into()],
+                None,
+                1,
+            )
+            .await
+            .unwrap();
+        assert_eq!(ids(r), vec![big.id, p.id]);
+        let r = store
+            .list_org_units(
+                &f.scope,
+                &[in_box([5.0, 5.0, 6.0, 6.0])],
+                false,
+                &["id".into()],
+                None,
+                1,
+            )
+            .await
+            .unwrap();
+        assert_eq!(ids(r), vec![big.id]);
+        // Moving the point out of the window updates the index.
+        store
+            .update_org_unit(
+                &writer(&f, &f.scope),
+                p.id,
+                &OrgUnitChanges {
+                    location: Some(Some(Point::new(20.0, 20.0, None))),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let r = store
+            .list_org_units(
+                &f.scope,
+                &[in_box([1.5, 1.5, 2.5, 2.5])],
+                false,
+                &["id".into()],
+                None,
+                1,
+            )
+            .await
+            .unwrap();
+        assert_eq!(ids(r), vec![big.id]);
+        let r = store
+            .list_org_units(
+                &f.scope,
+                &[in_box([19.0, 19.0, 21.0, 21.0])],
+                false,
+                &["id".into()],
+                None,
+                1,
+            )
+            .await
+            .unwrap();
+        assert_eq!(ids(r), vec![p.id]);
+    }
+);
