@@ -137,15 +137,36 @@ impl Store {
             .bind(offset);
         let rows: Vec<Row> = db.fetch_all(q).await?;
         let mut groups: HashMap<i64, Vec<i64>> = HashMap::new();
-        for chunk in rows.chunks(crate::org_units::in_list_chunk(db.backend())) {
-            let mut gq = Sql::new(
-                "SELECT org_unit_id, group_id FROM group_org_units WHERE org_unit_id IN (",
-            );
-            gq.bind_list(chunk.iter().map(|r| r.id))
-                .push(") ORDER BY org_unit_id, group_id");
-            let pairs: Vec<(i64, i64)> = db.fetch_all(gq).await?;
-            for (u, g) in pairs {
-                groups.entry(u).or_default().push(g);
+        match (&s.ids, rows.first(), rows.last()) {
+            (None, Some(first), Some(last)) => {
+                // Rows are one range of paths: read its memberships with one range query.
+                let pairs: Vec<(i64, i64)> = db
+                    .fetch_all(iaso_db::sql!(
+                        "SELECT gu.org_unit_id, gu.group_id FROM group_org_units gu
+                         JOIN org_units ou ON ou.id = gu.org_unit_id
+                         WHERE ou.version_id = $1 AND ou.path >= $2 AND ou.path <= $3
+                         ORDER BY gu.org_unit_id, gu.group_id",
+                        s.version_id,
+                        first.path.as_str(),
+                        last.path.as_str()
+                    ))
+                    .await?;
+                for (u, g) in pairs {
+                    groups.entry(u).or_default().push(g);
+                }
+            }
+            _ => {
+                for chunk in rows.chunks(crate::org_units::in_list_chunk(db.backend())) {
+                    let mut gq = Sql::new(
+                        "SELECT org_unit_id, group_id FROM group_org_units WHERE org_unit_id IN (",
+                    );
+                    gq.bind_list(chunk.iter().map(|r| r.id))
+                        .push(") ORDER BY org_unit_id, group_id");
+                    let pairs: Vec<(i64, i64)> = db.fetch_all(gq).await?;
+                    for (u, g) in pairs {
+                        groups.entry(u).or_default().push(g);
+                    }
+                }
             }
         }
         Ok(rows

@@ -351,3 +351,36 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Projects (of the account) linked to each of these types: `(type id, project)`.
+    pub async fn org_unit_type_projects(
+        &self,
+        account: AccountId,
+        type_ids: &[i64],
+    ) -> StoreResult<Vec<(i64, crate::sources::ProjectBrief)>> {
+        if type_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            org_unit_type_id: i64,
+            #[sqlx(flatten)]
+            project: crate::sources::ProjectBrief,
+        }
+        let mut db = self.db.clone();
+        let mut q = Sql::new(
+            "SELECT tp.org_unit_type_id, p.id, p.name, p.app_id, p.color, p.description
+             FROM org_unit_type_projects tp JOIN projects p ON p.id = tp.project_id WHERE p.account_id = ",
+        );
+        q.bind(account.get())
+            .push(" AND tp.org_unit_type_id IN (")
+            .bind_list(type_ids.iter().copied())
+            .push(") ORDER BY tp.org_unit_type_id, p.id");
+        let rows: Vec<Row> = db.fetch_all(q).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.org_unit_type_id, r.project))
+            .collect())
+    }
+}

@@ -26,33 +26,53 @@ use serde_json::{json, Value};
 const SYNC_OVERLAP: chrono::Duration = chrono::Duration::minutes(10);
 const CHUNK: i64 = 2_000;
 
-fn unit_json(u: &MobileOrgUnit, shapes: bool) -> Value {
-    let mut v = json!({
-        "name": u.name,
-        "id": u.id,
-        "parent_id": u.parent_id,
-        "org_unit_type_id": u.org_unit_type_id,
-        "org_unit_type_name": u.org_unit_type_name,
-        "validation_status": u.validation_status,
-        "created_at": epoch(u.created_at),
-        "updated_at": epoch(u.updated_at),
-        "latitude": u.latitude,
-        "longitude": u.longitude,
-        "altitude": u.altitude,
-        "uuid": u.uuid,
-        "aliases": u.aliases,
-        "groups": u.groups,
-        "opening_date": u.opening_date.map(|d| d.to_string()),
-        "closed_date": u.closed_date.map(|d| d.to_string()),
-    });
-    if shapes {
-        v["geo_json"] = u
-            .shape
-            .as_ref()
-            .map(iaso_geo::geojson::to_geometry_value)
-            .unwrap_or(Value::Null);
+/// A unit as the app receives it (serialised directly: the pyramid can be millions of them).
+#[derive(serde::Serialize)]
+struct UnitOut<'a> {
+    name: &'a str,
+    id: i64,
+    parent_id: Option<i64>,
+    org_unit_type_id: Option<i64>,
+    org_unit_type_name: Option<&'a str>,
+    validation_status: &'a str,
+    created_at: f64,
+    updated_at: f64,
+    latitude: Option<f64>,
+    longitude: Option<f64>,
+    altitude: Option<f64>,
+    uuid: Option<&'a str>,
+    aliases: Option<&'a [String]>,
+    groups: &'a [i64],
+    opening_date: Option<String>,
+    closed_date: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    geo_json: Option<Option<Value>>,
+}
+
+fn unit_out(u: &MobileOrgUnit, shapes: bool) -> UnitOut<'_> {
+    UnitOut {
+        name: &u.name,
+        id: u.id,
+        parent_id: u.parent_id,
+        org_unit_type_id: u.org_unit_type_id,
+        org_unit_type_name: u.org_unit_type_name.as_deref(),
+        validation_status: &u.validation_status,
+        created_at: epoch(u.created_at),
+        updated_at: epoch(u.updated_at),
+        latitude: u.latitude,
+        longitude: u.longitude,
+        altitude: u.altitude,
+        uuid: u.uuid.as_deref(),
+        aliases: u.aliases.as_deref(),
+        groups: &u.groups,
+        opening_date: u.opening_date.map(|d| d.to_string()),
+        closed_date: u.closed_date.map(|d| d.to_string()),
+        geo_json: shapes.then(|| u.shape.as_ref().map(iaso_geo::geojson::to_geometry_value)),
     }
-    v
+}
+
+fn unit_json(u: &MobileOrgUnit, shapes: bool) -> Value {
+    serde_json::to_value(unit_out(u, shapes)).unwrap_or(Value::Null)
 }
 
 fn parse_since(s: &str) -> Option<DateTime<Utc>> {
@@ -273,7 +293,7 @@ fn stream_all(
                     buf.push(b',');
                 }
                 first = false;
-                if serde_json::to_writer(&mut buf, &unit_json(u, shapes)).is_err() {
+                if serde_json::to_writer(&mut buf, &unit_out(u, shapes)).is_err() {
                     return;
                 }
             }

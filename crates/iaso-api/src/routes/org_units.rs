@@ -30,7 +30,6 @@ use iaso_store::org_unit_search::{GeoFilter, OrgUnitFilter, Search, TreeQuery};
 use iaso_store::org_units::{
     NewOrgUnit, OrgUnit, OrgUnitChanges, OrgUnitScope, Shape, Writer, VALIDATION_STATUSES,
 };
-use iaso_store::projects::ProjectScope;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 
@@ -286,26 +285,23 @@ async fn list_context(
     {
         groups.entry(g.org_unit_id).or_default().push(g);
     }
-    let types = state.store.list_org_unit_types(member.account_id()).await?;
-    let projects = state
-        .store
-        .list_projects(member.account_id(), &ProjectScope::default(), &[])
-        .await?;
-    let type_projects = types
+    // Projects of the listed units' types, in one query.
+    let mut type_ids: Vec<i64> = units
         .iter()
-        .map(|t| {
-            (
-                t.id.get(),
-                t.project_ids
-                    .iter()
-                    .filter_map(|p| projects.iter().find(|x| x.id == *p))
-                    .map(|p| {
-                        json!({"id": p.id, "name": p.name, "app_id": p.app_id, "color": p.color, "description": p.description})
-                    })
-                    .collect(),
-            )
-        })
+        .filter_map(|u| u.org_unit_type_id().map(|t| t.get()))
         .collect();
+    type_ids.sort_unstable();
+    type_ids.dedup();
+    let mut type_projects: HashMap<i64, Vec<Value>> = HashMap::new();
+    for (t, p) in state
+        .store
+        .org_unit_type_projects(member.account_id(), &type_ids)
+        .await?
+    {
+        type_projects.entry(t).or_default().push(
+            json!({"id": p.id, "name": p.name, "app_id": p.app_id, "color": p.color, "description": p.description}),
+        );
+    }
     Ok(ListContext {
         ancestors,
         groups,
