@@ -14,6 +14,7 @@ pub mod profiles;
 pub mod projects;
 pub mod sessions;
 pub mod setup;
+pub mod tasks;
 pub mod throttle;
 pub mod user_roles;
 pub mod users;
