@@ -11,6 +11,7 @@ pub mod migrations;
 pub mod paging;
 pub mod principal;
 pub mod profiles;
+pub mod profiles_bulk;
 pub mod projects;
 pub mod sessions;
 pub mod setup;

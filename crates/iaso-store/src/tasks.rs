@@ -516,6 +516,28 @@ pub async fn finish_task_in(c: &mut impl Conn, lease: &Lease, end: &TaskEnd) -> 
     Ok(true)
 }
 
+/// Renews a lease inside the caller's transaction (a task committing part of its work);
+/// `false` when the lease was lost.
+pub async fn renew_lease_in(
+    c: &mut impl Conn,
+    lease: &Lease,
+    duration: Duration,
+) -> StoreResult<bool> {
+    let now = iaso_db::now();
+    let touched = c
+        .execute(sql!(
+            "UPDATE tasks SET locked_until = $1, heartbeat_at = $2
+             WHERE id = $3 AND worker_id = $4 AND attempts = $5 AND status = 'RUNNING'",
+            now + duration,
+            now,
+            lease.task_id.get(),
+            lease.worker_id.as_str(),
+            lease.attempt
+        ))
+        .await?;
+    Ok(touched > 0)
+}
+
 impl Store {
     /// Puts a task in the queue and returns it.
     pub async fn enqueue_task(&self, t: &NewTask) -> StoreResult<Task> {
