@@ -251,7 +251,13 @@ impl TaskContext {
         }
         s.last = Some(Instant::now());
         let answer = if self.sqlite_locked() {
-            // Progress stays in memory (the API of this process shows it) until the end.
+            // Progress stays in memory (the API of this process shows it) and its message goes
+            // to the history at the end: nothing else may write meanwhile.
+            if let Some(message) = s.dirty.progress_message.take() {
+                if let Ok(mut logs) = self.pending_logs.lock() {
+                    logs.push(message);
+                }
+            }
             self.store.task_kill_requested(&self.lease).await?
         } else {
             let update = std::mem::take(&mut s.dirty);
