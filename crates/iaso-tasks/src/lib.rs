@@ -53,7 +53,7 @@ pub use queue::TaskQueue;
 pub use registry::{Registry, TaskHandler, TaskOutcome};
 pub use worker::{Worker, WorkerConfig, WorkerHandle};
 
-pub use iaso_files::{FileSettings, FileStore};
+pub use iaso_files::{FileError, FileSettings, FileStore};
 pub use iaso_store::tasks::{NewTask, Task, TaskStatus};
 
 /// The key of a result file of a task: `tasks/<account>/<task>/<file name>`.

@@ -1,7 +1,9 @@
 use crate::live::{LiveProgress, LiveTasks};
-use iaso_domain::{AccountId, TaskId};
+use crate::Registry;
+use iaso_domain::{AccountId, TaskId, UserId};
 use iaso_store::tasks::{NewTask, Task};
-use iaso_store::{Store, StoreResult};
+use iaso_store::{Store, StoreError, StoreResult};
+use serde::Serialize;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -10,17 +12,47 @@ use tokio::sync::Notify;
 #[derive(Clone)]
 pub struct TaskQueue {
     store: Store,
+    registry: Registry,
     wake: Arc<Notify>,
     live: LiveTasks,
 }
 
 impl TaskQueue {
-    pub fn new(store: Store) -> TaskQueue {
+    /// `registry` names the task types [`TaskQueue::launch`] accepts.
+    pub fn new(store: Store, registry: Registry) -> TaskQueue {
         TaskQueue {
             store,
+            registry,
             wake: Arc::new(Notify::new()),
             live: LiveTasks::default(),
         }
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Queues a task of a registered type for `account` on behalf of `user`, with the retry
+    /// policy of its handler. This is what task-creation endpoints call.
+    pub async fn launch(
+        &self,
+        account: AccountId,
+        user: Option<UserId>,
+        name: &str,
+        params: &impl Serialize,
+    ) -> StoreResult<Task> {
+        let handler = self
+            .registry
+            .get(name)
+            .ok_or_else(|| StoreError::invalid("task", format!("Unknown task type {name:?}.")))?;
+        let params = serde_json::to_value(params)
+            .map_err(|e| StoreError::invalid("params", e.to_string()))?;
+        self.enqueue(&NewTask {
+            created_by: user,
+            max_attempts: handler.max_attempts(),
+            ..NewTask::new(account, handler.name(), params)
+        })
+        .await
     }
 
     pub fn store(&self) -> &Store {

@@ -122,7 +122,7 @@ async fn env(db: Db) -> Env {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     Env {
-        queue: TaskQueue::new(store.clone()),
+        queue: TaskQueue::new(store.clone(), Registry::new()),
         files: FileStore::local(dir.path()).unwrap(),
         store,
         account: setup.account.id,
@@ -172,84 +172,125 @@ fn ended(t: &Task) -> bool {
     !t.status.is_alive()
 }
 
-backend_test!(MIGRATIONS, success_commits_work_with_status, |db: Db| async move {
-    let e = env(db).await;
-    let worker = e.worker(Registry::new().with(Steps), fast()).spawn();
-    let t = e.enqueue("steps", json!({"steps": 5})).await;
-    let done = e.wait_for(t.id, ended).await;
-    assert_eq!(done.status, TaskStatus::Success, "{:?}", done.result);
-    assert_eq!(done.result, Some(json!({"result": "SUCCESS", "message": "5 steps"})));
-    assert_eq!((done.progress_value, done.end_value), (4, 5));
-    assert_eq!(done.attempts, 1);
-    assert_eq!(e.roles_of(t.id).await, 5);
-    let logs = e.store.task_logs(e.account, t.id, false).await.unwrap();
-    assert!(logs.iter().any(|l| l.message == "step 0"), "{logs:?}");
-    assert_eq!(logs.last().unwrap().message, "5 steps");
+backend_test!(
+    MIGRATIONS,
+    success_commits_work_with_status,
+    |db: Db| async move {
+        let e = env(db).await;
+        let worker = e.worker(Registry::new().with(Steps), fast()).spawn();
+        let t = e.enqueue("steps", json!({"steps": 5})).await;
+        let done = e.wait_for(t.id, ended).await;
+        assert_eq!(done.status, TaskStatus::Success, "{:?}", done.result);
+        assert_eq!(
+            done.result,
+            Some(json!({"result": "SUCCESS", "message": "5 steps"}))
+        );
+        assert_eq!((done.progress_value, done.end_value), (4, 5));
+        assert_eq!(done.attempts, 1);
+        assert_eq!(e.roles_of(t.id).await, 5);
+        let logs = e.store.task_logs(e.account, t.id, false).await.unwrap();
+        assert!(logs.iter().any(|l| l.message == "step 0"), "{logs:?}");
+        assert_eq!(logs.last().unwrap().message, "5 steps");
 
-    let f = e.enqueue("steps", json!({"steps": 1, "end": "file"})).await;
-    let done = e.wait_for(f.id, ended).await;
-    let key = iaso_tasks::result_file_key(done.result.as_ref()).unwrap().to_string();
-    assert_eq!(key, format!("tasks/{}/{}/out.txt", e.account, f.id));
-    assert_eq!(&e.files.get_bytes(&key).await.unwrap()[..], b"done");
+        let f = e.enqueue("steps", json!({"steps": 1, "end": "file"})).await;
+        let done = e.wait_for(f.id, ended).await;
+        let key = iaso_tasks::result_file_key(done.result.as_ref())
+            .unwrap()
+            .to_string();
+        assert_eq!(key, format!("tasks/{}/{}/out.txt", e.account, f.id));
+        assert_eq!(&e.files.get_bytes(&key).await.unwrap()[..], b"done");
 
-    // Bad params: ERRORED with a message for a person.
-    let bad = e.enqueue("steps", json!({"steps": "many"})).await;
-    let done = e.wait_for(bad.id, ended).await;
-    assert_eq!(done.status, TaskStatus::Errored);
-    assert!(done.progress_message.unwrap().starts_with("Invalid task parameters"));
-    worker.shutdown().await;
-});
-
-backend_test!(MIGRATIONS, errors_and_panics_roll_back, |db: Db| async move {
-    let e = env(db).await;
-    let worker = e.worker(Registry::new().with(Steps), fast()).spawn();
-    let failing = e.enqueue("steps", json!({"steps": 3, "end": "fail"})).await;
-    let panicking = e.enqueue("steps", json!({"steps": 3, "end": "panic"})).await;
-    let f = e.wait_for(failing.id, ended).await;
-    assert_eq!(f.status, TaskStatus::Errored);
-    assert_eq!(f.result.as_ref().unwrap()["message"], "The input is wrong at step 3.");
-    assert_eq!(f.result.as_ref().unwrap()["last_progress_message"], "step 2");
-    assert_eq!(e.roles_of(failing.id).await, 0, "work of a failed task is rolled back");
-    let p = e.wait_for(panicking.id, ended).await;
-    assert_eq!(p.status, TaskStatus::Errored);
-    assert!(p.progress_message.unwrap().contains("internal error"));
-    assert_eq!(e.roles_of(panicking.id).await, 0);
-    // The worker survives panics.
-    let ok = e.enqueue("steps", json!({"steps": 1})).await;
-    assert_eq!(e.wait_for(ok.id, ended).await.status, TaskStatus::Success);
-    worker.shutdown().await;
-});
-
-backend_test!(MIGRATIONS, kill_stops_at_next_checkpoint_and_rolls_back, |db: Db| async move {
-    let e = env(db).await;
-    let worker = e.worker(Registry::new().with(Steps), fast()).spawn();
-    let t = e
-        .enqueue("steps", json!({"steps": 10_000, "step_ms": 5}))
-        .await;
-    // Running, with progress visible while its transaction is open.
-    e.wait_for(t.id, |t| t.status == TaskStatus::Running).await;
-    let mut seen = None;
-    for _ in 0..200 {
-        let live = e.queue.overlay(e.store.task(e.account, t.id).await.unwrap());
-        if live.progress_value > 3 {
-            seen = Some(live);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        // Bad params: ERRORED with a message for a person.
+        let bad = e.enqueue("steps", json!({"steps": "many"})).await;
+        let done = e.wait_for(bad.id, ended).await;
+        assert_eq!(done.status, TaskStatus::Errored);
+        assert!(done
+            .progress_message
+            .unwrap()
+            .starts_with("Invalid task parameters"));
+        worker.shutdown().await;
     }
-    let seen = seen.expect("progress visible while running");
-    assert_eq!(seen.end_value, 10_000);
-    assert!(seen.progress_message.unwrap().starts_with("step "));
+);
 
-    let flagged = e.queue.request_kill(e.account, t.id).await.unwrap();
-    assert!(flagged.should_be_killed);
-    let killed = e.wait_for(t.id, ended).await;
-    assert_eq!(killed.status, TaskStatus::Killed);
-    assert_eq!(killed.result, Some(json!({"result": "KILLED", "message": "Killed"})));
-    assert!(killed.progress_value > 0);
-    assert_eq!(e.roles_of(t.id).await, 0, "a killed task's work is rolled back");
-    worker.shutdown().await;
-});
+backend_test!(
+    MIGRATIONS,
+    errors_and_panics_roll_back,
+    |db: Db| async move {
+        let e = env(db).await;
+        let worker = e.worker(Registry::new().with(Steps), fast()).spawn();
+        let failing = e.enqueue("steps", json!({"steps": 3, "end": "fail"})).await;
+        let panicking = e
+            .enqueue("steps", json!({"steps": 3, "end": "panic"}))
+            .await;
+        let f = e.wait_for(failing.id, ended).await;
+        assert_eq!(f.status, TaskStatus::Errored);
+        assert_eq!(
+            f.result.as_ref().unwrap()["message"],
+            "The input is wrong at step 3."
+        );
+        assert_eq!(
+            f.result.as_ref().unwrap()["last_progress_message"],
+            "step 2"
+        );
+        assert_eq!(
+            e.roles_of(failing.id).await,
+            0,
+            "work of a failed task is rolled back"
+        );
+        let p = e.wait_for(panicking.id, ended).await;
+        assert_eq!(p.status, TaskStatus::Errored);
+        assert!(p.progress_message.unwrap().contains("internal error"));
+        assert_eq!(e.roles_of(panicking.id).await, 0);
+        // The worker survives panics.
+        let ok = e.enqueue("steps", json!({"steps": 1})).await;
+        assert_eq!(e.wait_for(ok.id, ended).await.status, TaskStatus::Success);
+        worker.shutdown().await;
+    }
+);
+
+backend_test!(
+    MIGRATIONS,
+    kill_stops_at_next_checkpoint_and_rolls_back,
+    |db: Db| async move {
+        let e = env(db).await;
+        let worker = e.worker(Registry::new().with(Steps), fast()).spawn();
+        let t = e
+            .enqueue("steps", json!({"steps": 10_000, "step_ms": 5}))
+            .await;
+        // Running, with progress visible while its transaction is open.
+        e.wait_for(t.id, |t| t.status == TaskStatus::Running).await;
+        let mut seen = None;
+        for _ in 0..200 {
+            let live = e
+                .queue
+                .overlay(e.store.task(e.account, t.id).await.unwrap());
+            if live.progress_value > 3 {
+                seen = Some(live);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let seen = seen.expect("progress visible while running");
+        assert_eq!(seen.end_value, 10_000);
+        assert!(seen.progress_message.unwrap().starts_with("step "));
+
+        let flagged = e.queue.request_kill(e.account, t.id).await.unwrap();
+        assert!(flagged.should_be_killed);
+        let killed = e.wait_for(t.id, ended).await;
+        assert_eq!(killed.status, TaskStatus::Killed);
+        assert_eq!(
+            killed.result,
+            Some(json!({"result": "KILLED", "message": "Killed"}))
+        );
+        assert!(killed.progress_value > 0);
+        assert_eq!(
+            e.roles_of(t.id).await,
+            0,
+            "a killed task's work is rolled back"
+        );
+        worker.shutdown().await;
+    }
+);
 
 backend_test!(MIGRATIONS, kill_from_another_process, |db: Db| async move {
     // The kill flag reaches a worker that shares no memory with the API (PostgreSQL: through
@@ -262,7 +303,7 @@ backend_test!(MIGRATIONS, kill_from_another_process, |db: Db| async move {
         ..fast()
     };
     let worker = Worker::new(
-        TaskQueue::new(other.clone()),
+        TaskQueue::new(other.clone(), Registry::new()),
         e.files.clone(),
         Registry::new().with(Steps),
         config,
@@ -274,8 +315,10 @@ backend_test!(MIGRATIONS, kill_from_another_process, |db: Db| async move {
         .await;
     e.wait_for(t.id, ended).await;
     if e.store.backend() == iaso_db::Backend::Postgres {
-        e.wait_for(slow.id, |t| t.status == TaskStatus::Running && t.progress_value > 2)
-            .await;
+        e.wait_for(slow.id, |t| {
+            t.status == TaskStatus::Running && t.progress_value > 2
+        })
+        .await;
         e.store.request_task_kill(e.account, slow.id).await.unwrap();
         let killed = e.wait_for(slow.id, ended).await;
         assert_eq!(killed.status, TaskStatus::Killed);
@@ -285,85 +328,116 @@ backend_test!(MIGRATIONS, kill_from_another_process, |db: Db| async move {
     other.db().close().await;
 });
 
-backend_test!(MIGRATIONS, dead_worker_task_is_retried, |db: Db| async move {
-    let e = env(db).await;
-    let t = e.enqueue("steps", json!({"steps": 2})).await;
-    // A worker claims the task with a short lease and dies (never heartbeats).
-    let claim = e
-        .store
-        .claim_task("dead-worker", &["steps"], chrono::Duration::milliseconds(100))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(claim.lease.task_id, t.id);
-    let worker = e.worker(Registry::new().with(Steps), fast()).spawn();
-    let done = e.wait_for(t.id, ended).await;
-    assert_eq!(done.status, TaskStatus::Success);
-    assert_eq!(done.attempts, 2);
-    assert_eq!(e.roles_of(t.id).await, 2);
-    let logs = e.store.task_logs(e.account, t.id, false).await.unwrap();
-    assert!(logs.iter().any(|l| l.message.contains("stopped responding")), "{logs:?}");
-    worker.shutdown().await;
-});
+backend_test!(
+    MIGRATIONS,
+    dead_worker_task_is_retried,
+    |db: Db| async move {
+        let e = env(db).await;
+        let t = e.enqueue("steps", json!({"steps": 2})).await;
+        // A worker claims the task with a short lease and dies (never heartbeats).
+        let claim = e
+            .store
+            .claim_task(
+                "dead-worker",
+                &["steps"],
+                chrono::Duration::milliseconds(100),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(claim.lease.task_id, t.id);
+        let worker = e.worker(Registry::new().with(Steps), fast()).spawn();
+        let done = e.wait_for(t.id, ended).await;
+        assert_eq!(done.status, TaskStatus::Success);
+        assert_eq!(done.attempts, 2);
+        assert_eq!(e.roles_of(t.id).await, 2);
+        let logs = e.store.task_logs(e.account, t.id, false).await.unwrap();
+        assert!(
+            logs.iter()
+                .any(|l| l.message.contains("stopped responding")),
+            "{logs:?}"
+        );
+        worker.shutdown().await;
+    }
+);
 
-backend_test!(MIGRATIONS, heartbeat_keeps_long_tasks, |db: Db| async move {
-    // Lease shorter than the task: the heartbeat (or, on SQLite, the write lock the task's
-    // transaction holds) keeps other sweepers from taking it over.
-    let e = env(db).await;
-    let config = WorkerConfig {
-        lease: Duration::from_millis(300),
-        ..fast()
-    };
-    let worker = e.worker(Registry::new().with(Steps), config).spawn();
-    let t = e.enqueue("steps", json!({"steps": 20, "step_ms": 50})).await;
-    let done = e.wait_for(t.id, ended).await;
-    assert_eq!(done.status, TaskStatus::Success, "{:?}", done.result);
-    assert_eq!(done.attempts, 1);
-    worker.shutdown().await;
-});
-
-backend_test!(MIGRATIONS, several_workers_never_run_a_task_twice, |db: Db| async move {
-    let e = env(db.clone()).await;
-    let counter = Counter::default();
-    let mut handles = Vec::new();
-    let mut stores = Vec::new();
-    for p in 0..3 {
-        let store = if p == 0 {
-            e.store.clone()
-        } else {
-            let s = Store::new(db.connect_again(&DbOptions::default()).await.unwrap());
-            stores.push(s.clone());
-            s
-        };
-        let queue = if p == 0 { e.queue.clone() } else { TaskQueue::new(store) };
+backend_test!(
+    MIGRATIONS,
+    heartbeat_keeps_long_tasks,
+    |db: Db| async move {
+        // Lease shorter than the task: the heartbeat (or, on SQLite, the write lock the task's
+        // transaction holds) keeps other sweepers from taking it over.
+        let e = env(db).await;
         let config = WorkerConfig {
-            concurrency: 3,
-            poll_interval: Duration::from_millis(50),
-            name: format!("proc{p}"),
+            lease: Duration::from_millis(300),
             ..fast()
         };
-        handles.push(
-            Worker::new(queue, e.files.clone(), Registry::new().with(counter.clone()), config)
+        let worker = e.worker(Registry::new().with(Steps), config).spawn();
+        let t = e
+            .enqueue("steps", json!({"steps": 20, "step_ms": 50}))
+            .await;
+        let done = e.wait_for(t.id, ended).await;
+        assert_eq!(done.status, TaskStatus::Success, "{:?}", done.result);
+        assert_eq!(done.attempts, 1);
+        worker.shutdown().await;
+    }
+);
+
+backend_test!(
+    MIGRATIONS,
+    several_workers_never_run_a_task_twice,
+    |db: Db| async move {
+        let e = env(db.clone()).await;
+        let counter = Counter::default();
+        let mut handles = Vec::new();
+        let mut stores = Vec::new();
+        for p in 0..3 {
+            let store = if p == 0 {
+                e.store.clone()
+            } else {
+                let s = Store::new(db.connect_again(&DbOptions::default()).await.unwrap());
+                stores.push(s.clone());
+                s
+            };
+            let queue = if p == 0 {
+                e.queue.clone()
+            } else {
+                TaskQueue::new(store, Registry::new())
+            };
+            let config = WorkerConfig {
+                concurrency: 3,
+                poll_interval: Duration::from_millis(50),
+                name: format!("proc{p}"),
+                ..fast()
+            };
+            handles.push(
+                Worker::new(
+                    queue,
+                    e.files.clone(),
+                    Registry::new().with(counter.clone()),
+                    config,
+                )
                 .spawn(),
-        );
+            );
+        }
+        let mut ids = Vec::new();
+        for _ in 0..60 {
+            ids.push(e.enqueue("count", json!({})).await.id);
+        }
+        for id in &ids {
+            assert_eq!(e.wait_for(*id, ended).await.status, TaskStatus::Success);
+        }
+        let counts = counter.0.lock().unwrap().clone();
+        assert_eq!(counts.len(), 60);
+        assert!(counts.values().all(|n| *n == 1), "{counts:?}");
+        for h in handles {
+            h.shutdown().await;
+        }
+        for s in stores {
+            s.db().close().await;
+        }
     }
-    let mut ids = Vec::new();
-    for _ in 0..60 {
-        ids.push(e.enqueue("count", json!({})).await.id);
-    }
-    for id in &ids {
-        assert_eq!(e.wait_for(*id, ended).await.status, TaskStatus::Success);
-    }
-    let counts = counter.0.lock().unwrap().clone();
-    assert_eq!(counts.len(), 60);
-    assert!(counts.values().all(|n| *n == 1), "{counts:?}");
-    for h in handles {
-        h.shutdown().await;
-    }
-    for s in stores {
-        s.db().close().await;
-    }
-});
+);
 
 backend_test!(MIGRATIONS, wake_up_without_polling, |db: Db| async move {
     // Poll interval of an hour: only a wake-up can start the task quickly.
@@ -378,7 +452,7 @@ backend_test!(MIGRATIONS, wake_up_without_polling, |db: Db| async move {
         // Another process queues the task: LISTEN/NOTIFY wakes this worker.
         let other = Store::new(db.connect_again(&DbOptions::default()).await.unwrap());
         let remote = Worker::new(
-            TaskQueue::new(other.clone()),
+            TaskQueue::new(other.clone(), Registry::new()),
             e.files.clone(),
             Registry::new().with(Steps),
             fast(),
@@ -394,21 +468,25 @@ backend_test!(MIGRATIONS, wake_up_without_polling, |db: Db| async move {
     }
 });
 
-backend_test!(MIGRATIONS, shutdown_interrupts_and_requeues, |db: Db| async move {
-    let e = env(db).await;
-    let config = WorkerConfig {
-        shutdown_grace: Duration::from_millis(100),
-        ..fast()
-    };
-    let worker = e.worker(Registry::new().with(Steps), config).spawn();
-    let t = e
-        .enqueue("steps", json!({"steps": 100_000, "step_ms": 2}))
-        .await;
-    e.wait_for(t.id, |t| t.status == TaskStatus::Running).await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    worker.shutdown().await;
-    let back = e.store.task(e.account, t.id).await.unwrap();
-    assert_eq!(back.status, TaskStatus::Queued);
-    assert_eq!(back.attempts, 0);
-    assert_eq!(e.roles_of(t.id).await, 0);
-});
+backend_test!(
+    MIGRATIONS,
+    shutdown_interrupts_and_requeues,
+    |db: Db| async move {
+        let e = env(db).await;
+        let config = WorkerConfig {
+            shutdown_grace: Duration::from_millis(100),
+            ..fast()
+        };
+        let worker = e.worker(Registry::new().with(Steps), config).spawn();
+        let t = e
+            .enqueue("steps", json!({"steps": 100_000, "step_ms": 2}))
+            .await;
+        e.wait_for(t.id, |t| t.status == TaskStatus::Running).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        worker.shutdown().await;
+        let back = e.store.task(e.account, t.id).await.unwrap();
+        assert_eq!(back.status, TaskStatus::Queued);
+        assert_eq!(back.attempts, 0);
+        assert_eq!(e.roles_of(t.id).await, 0);
+    }
+);
