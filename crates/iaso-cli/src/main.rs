@@ -52,6 +52,11 @@ enum Command {
     },
     /// Print every setting with its default value, as a TOML file to start from.
     DefaultConfig,
+    /// Measure the server over HTTP on loopback and print figures (a fresh database each run).
+    Bench {
+        #[command(subcommand)]
+        command: commands::bench::BenchCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -88,6 +93,7 @@ fn main() -> ExitCode {
             Command::Worker(args) => commands::worker::run(settings, args).await,
             Command::Migrate => commands::migrate::run(settings).await,
             Command::CreateSuperuser(args) => commands::superuser::run(settings, args).await,
+            Command::Bench { command } => commands::bench::run(command).await,
             Command::Xlsform { .. } | Command::DefaultConfig => Ok(()),
         }
     });
