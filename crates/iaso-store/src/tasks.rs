@@ -995,33 +995,33 @@ impl Store {
 
     /// QUEUED and RUNNING tasks of every account (deployment status).
     pub async fn alive_tasks(&self) -> StoreResult<Vec<AliveTask>> {
+        #[derive(sqlx::FromRow)]
+        struct AliveRow {
+            id: i64,
+            name: String,
+            status: String,
+            created_at: DateTime<Utc>,
+            started_at: Option<DateTime<Utc>>,
+            launcher: Option<String>,
+        }
         let mut db = self.db.clone();
-        let rows: Vec<(
-            i64,
-            String,
-            String,
-            DateTime<Utc>,
-            Option<DateTime<Utc>>,
-            Option<String>,
-        )> = db
+        let rows: Vec<AliveRow> = db
             .fetch_all(Sql::new(
-                "SELECT t.id, t.name, t.status, t.created_at, t.started_at, u.username
+                "SELECT t.id, t.name, t.status, t.created_at, t.started_at, u.username AS launcher
                  FROM tasks t LEFT JOIN users u ON u.id = t.launcher_id
                  WHERE t.status IN ('QUEUED', 'RUNNING') ORDER BY t.created_at DESC, t.id DESC",
             ))
             .await?;
         Ok(rows
             .into_iter()
-            .map(
-                |(id, name, status, created_at, started_at, launcher)| AliveTask {
-                    id: TaskId(id),
-                    name,
-                    status: TaskStatus::from_code(&status).unwrap_or(TaskStatus::Queued),
-                    created_at,
-                    started_at,
-                    launcher,
-                },
-            )
+            .map(|r| AliveTask {
+                id: TaskId(r.id),
+                name: r.name,
+                status: TaskStatus::from_code(&r.status).unwrap_or(TaskStatus::Queued),
+                created_at: r.created_at,
+                started_at: r.started_at,
+                launcher: r.launcher,
+            })
             .collect())
     }
 }
