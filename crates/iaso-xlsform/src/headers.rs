@@ -403,7 +403,16 @@ pub fn dealias_and_group(
             .map(|h| format!("'{h}'"))
             .collect();
         if !missing.is_empty() {
-            return err(msg::header_003(sheet_name, &missing.join(", ")));
+            let missing = msg::header_003(sheet_name, &missing.join(", "));
+            if sheet.unnamed_data {
+                // Values under blank headers and no required column: most likely
+                // the header row itself is missing; say so first.
+                return err(format!(
+                    "{} {missing}",
+                    msg::header_001(sheet_name, "unknown")
+                ));
+            }
+            return err(missing);
         }
     }
     Ok(Dealiased {

@@ -44,6 +44,8 @@ mod entities;
 pub mod error;
 pub mod expression;
 mod headers;
+mod language_subtags;
+pub mod languages;
 mod params;
 mod qtd;
 pub mod reader;
@@ -89,7 +91,9 @@ pub fn convert(
     let mut survey = survey::Survey::build(&parsed.json)?;
     let xform = survey.to_xml()?;
     let mut warnings = parsed.warnings;
-    survey_language_warnings(&xform, &mut warnings);
+    warnings.extend(languages::bad_language_warning(
+        survey.translation_languages.iter().map(String::as_str),
+    ));
     let meta = descriptor::build_meta(&survey);
     Ok(Conversion {
         xform,
@@ -97,5 +101,3 @@ pub fn convert(
         meta,
     })
 }
-
-fn survey_language_warnings(_xform: &str, _warnings: &mut [String]) {}

@@ -34,6 +34,9 @@ const MAX_ADJACENT_EMPTY_COLS: usize = 20;
 pub struct Sheet {
     pub headers: Vec<String>,
     pub rows: Vec<IndexMap<String, String>>,
+    /// A data row has a value in a column without a header (a sign that the
+    /// header row is missing); such values are otherwise ignored.
+    pub unnamed_data: bool,
 }
 
 /// The workbook as the converter sees it.
@@ -283,6 +286,7 @@ fn build_sheet(
         }
     }
     let mut rows: Vec<IndexMap<String, String>> = Vec::new();
+    let mut unnamed_data = false;
     let mut adjacent_empty = 0usize;
     let mut expected_row = 1u32;
     'outer: for (r, cells) in iter {
@@ -299,10 +303,13 @@ fn build_sheet(
         let mut cells = cells;
         cells.sort_by_key(|c| c.0);
         for (c, v) in cells {
+            if is_empty_str(&v) {
+                continue;
+            }
             if let Some(Some(h)) = headers.get(c as usize) {
-                if !is_empty_str(&v) {
-                    row.insert(h.clone(), v);
-                }
+                row.insert(h.clone(), v);
+            } else {
+                unnamed_data = true;
             }
         }
         if row.is_empty() {
@@ -326,6 +333,7 @@ fn build_sheet(
     Ok(Sheet {
         headers: headers.into_iter().flatten().collect(),
         rows,
+        unnamed_data,
     })
 }
 
@@ -529,13 +537,21 @@ fn read_csv(input: &[u8]) -> Result<Workbook, ConvertError> {
             };
             match &headers {
                 None => {
-                    sheet.headers = content.clone();
+                    sheet.headers = content.iter().filter(|h| !h.is_empty()).cloned().collect();
                     headers = Some(content);
                 }
                 Some(h) => {
                     let mut row = IndexMap::new();
+                    if content.iter().skip(h.len()).any(|v| !v.is_empty()) {
+                        sheet.unnamed_data = true;
+                    }
                     for (k, v) in h.iter().zip(content) {
-                        if !v.is_empty() {
+                        if v.is_empty() {
+                            continue;
+                        }
+                        if k.is_empty() {
+                            sheet.unnamed_data = true;
+                        } else {
                             row.insert(k.clone(), v);
                         }
                     }

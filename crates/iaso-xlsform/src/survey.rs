@@ -187,6 +187,8 @@ pub struct Survey {
     pub setgeopoint_by_trigger: IndexMap<String, Vec<(String, String)>>,
     xpaths: HashMap<String, Option<usize>>,
     pub entity_version: Option<String>,
+    /// Languages of the itext translations, in output order (set by `to_xml`).
+    pub translation_languages: Vec<String>,
 }
 
 fn obj_of(v: Option<&Value>) -> Option<Obj> {
@@ -211,6 +213,7 @@ impl Survey {
                 .get("entity_version")
                 .and_then(Value::as_str)
                 .map(str::to_string),
+            translation_languages: Vec::new(),
         };
         if let Some(Value::Object(cm)) = json.get("choices") {
             for (k, v) in cm {
