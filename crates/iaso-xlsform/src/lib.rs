@@ -52,6 +52,7 @@ pub mod reader;
 mod survey;
 mod xform;
 mod xls2json;
+mod xlsx;
 pub mod xml;
 
 pub use descriptor::{FormDescriptor, FormMeta};
