@@ -17,6 +17,7 @@ pub fn convert_command(path: &Path, form_name: Option<&str>, json: bool) -> Exit
         .to_string();
     let opts = ConvertOptions {
         form_name: form_name.map(str::to_string),
+        ..ConvertOptions::default()
     };
     let result = match std::fs::read(path) {
         Ok(bytes) => convert(&bytes, &name, &opts),

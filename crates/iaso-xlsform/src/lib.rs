@@ -51,18 +51,22 @@ mod qtd;
 pub mod reader;
 mod survey;
 mod xform;
+mod xls;
 mod xls2json;
 mod xlsx;
 pub mod xml;
 
 pub use descriptor::{FormDescriptor, FormMeta};
 pub use error::ConvertError;
+pub use reader::Limits;
 
 /// Options for [`convert`].
 #[derive(Debug, Clone, Default)]
 pub struct ConvertOptions {
     /// Name of the main instance element (pyxform's `form_name`, default `data`).
     pub form_name: Option<String>,
+    /// Input size limits (bytes, rows, columns, cells).
+    pub limits: reader::Limits,
 }
 
 /// A successful conversion.
@@ -82,7 +86,7 @@ pub fn convert(
     file_name: &str,
     options: &ConvertOptions,
 ) -> Result<Conversion, ConvertError> {
-    let wb = reader::read_workbook(input, file_name)?;
+    let wb = reader::read_workbook(input, file_name, &options.limits)?;
     let stem = std::path::Path::new(file_name)
         .file_stem()
         .and_then(|s| s.to_str())

@@ -6,9 +6,6 @@
 //! replaced by spaces. Empty rows are kept (row numbers stay accurate) but a
 //! run of 60 empty rows, or 20 empty header columns, ends the sheet.
 
-use std::io::Cursor;
-
-use calamine::{Data, Reader};
 use indexmap::IndexMap;
 
 use crate::error::ConvertError;
@@ -25,6 +22,37 @@ pub const MAX_ROWS: usize = 200_000;
 pub const MAX_COLS: usize = 1_000;
 /// Maximum number of cells read from one sheet.
 pub const MAX_CELLS: usize = 5_000_000;
+
+/// Size limits applied while reading; the defaults are the `MAX_*` constants.
+/// Memory use stays proportional to these, whatever the file declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest accepted input file, in bytes.
+    pub max_input_bytes: usize,
+    /// Largest total uncompressed size of an `.xlsx` archive.
+    pub max_unzipped_bytes: u64,
+    /// Largest uncompressed size of one `.xlsx` archive entry.
+    pub max_entry_bytes: u64,
+    /// Most data rows in one sheet.
+    pub max_rows: usize,
+    /// Most columns in one sheet.
+    pub max_cols: usize,
+    /// Most non-empty cells in one sheet.
+    pub max_cells: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_input_bytes: MAX_INPUT_BYTES,
+            max_unzipped_bytes: MAX_UNZIPPED_BYTES,
+            max_entry_bytes: MAX_ENTRY_BYTES,
+            max_rows: MAX_ROWS,
+            max_cols: MAX_COLS,
+            max_cells: MAX_CELLS,
+        }
+    }
+}
 
 pub(crate) const MAX_ADJACENT_EMPTY_ROWS: usize = 60;
 pub(crate) const MAX_ADJACENT_EMPTY_COLS: usize = 20;
@@ -83,18 +111,22 @@ pub fn detect_format(input: &[u8], file_name: &str) -> Format {
     }
 }
 
-pub fn read_workbook(input: &[u8], file_name: &str) -> Result<Workbook, ConvertError> {
-    if input.len() > MAX_INPUT_BYTES {
-        return Err(ConvertError::read(format!(
+pub fn read_workbook(
+    input: &[u8],
+    file_name: &str,
+    limits: &Limits,
+) -> Result<Workbook, ConvertError> {
+    if input.len() > limits.max_input_bytes {
+        return Err(ConvertError::Limit(format!(
             "The file is too large ({} bytes; the limit is {} bytes).",
             input.len(),
-            MAX_INPUT_BYTES
+            limits.max_input_bytes
         )));
     }
     match detect_format(input, file_name) {
-        Format::Xlsx => crate::xlsx::read_xlsx(input),
-        Format::Xls => read_xls(input),
-        Format::Csv => read_csv(input),
+        Format::Xlsx => crate::xlsx::read_xlsx(input, limits),
+        Format::Xls => crate::xls::read_xls(input, limits),
+        Format::Csv => read_csv(input, limits),
     }
 }
 
@@ -201,22 +233,11 @@ pub(crate) fn clean_text(s: &str) -> Option<String> {
     Some(t.replace('\u{a0}', " "))
 }
 
-fn data_to_string(d: &Data) -> Option<String> {
-    match d {
-        Data::Int(i) => Some(i.to_string()),
-        Data::Float(f) => Some(py_float(*f)),
-        Data::String(s) => clean_text(s),
-        Data::Bool(b) => Some(if *b { "TRUE" } else { "FALSE" }.to_string()),
-        Data::DateTime(dt) => Some(excel_serial_to_string(dt.as_f64())),
-        Data::DateTimeIso(s) | Data::DurationIso(s) => clean_text(s),
-        Data::Error(_) | Data::Empty => None,
-    }
-}
-
 /// Build a [`Sheet`] from sparse cells grouped by row (0-based row index -> (col, value)).
 pub(crate) fn build_sheet(
     sheet_name: &str,
     grid: Vec<(u32, Vec<(u32, String)>)>,
+    limits: &Limits,
 ) -> Result<Sheet, ConvertError> {
     let mut iter = grid.into_iter().peekable();
     // Header row is the first row (row 0) if present.
@@ -260,9 +281,10 @@ pub(crate) fn build_sheet(
                 }
             }
             next_col += 1;
-            if headers.len() > MAX_COLS {
+            if headers.len() > limits.max_cols {
                 return Err(ConvertError::Limit(format!(
-                    "The '{sheet_name}' sheet has more than {MAX_COLS} columns."
+                    "The '{sheet_name}' sheet has more than {} columns.",
+                    limits.max_cols
                 )));
             }
         }
@@ -309,9 +331,10 @@ pub(crate) fn build_sheet(
         }
         rows.push(row);
         expected_row = r + 1;
-        if rows.len() > MAX_ROWS {
+        if rows.len() > limits.max_rows {
             return Err(ConvertError::Limit(format!(
-                "The '{sheet_name}' sheet has more than {MAX_ROWS} rows."
+                "The '{sheet_name}' sheet has more than {} rows.",
+                limits.max_rows
             )));
         }
     }
@@ -324,44 +347,7 @@ pub(crate) fn build_sheet(
     })
 }
 
-fn read_xls(input: &[u8]) -> Result<Workbook, ConvertError> {
-    let mut xls: calamine::Xls<_> = calamine::Xls::new(Cursor::new(input))
-        .map_err(|e| ConvertError::read(format!("Error reading .xls file: {e}")))?;
-    let names: Vec<String> = xls.sheet_names().to_vec();
-    let mut wb = Workbook {
-        sheet_names: names.clone(),
-        sheets: IndexMap::new(),
-    };
-    for name in &names {
-        let lower = name.to_lowercase();
-        let key = if SUPPORTED_SHEETS.contains(&lower.as_str()) {
-            lower
-        } else if names.len() == 1 {
-            "survey".to_string()
-        } else {
-            continue;
-        };
-        let range = xls
-            .worksheet_range(name)
-            .map_err(|e| ConvertError::read(format!("Error reading .xls file: {e}")))?;
-        let mut grid: Vec<(u32, Vec<(u32, String)>)> = Vec::new();
-        for (r, c, d) in range.used_cells() {
-            let (sr, sc) = range.start().unwrap_or((0, 0));
-            let (r, c) = (r as u32 + sr, c as u32 + sc);
-            if let Some(v) = data_to_string(d) {
-                match grid.last_mut() {
-                    Some((lr, cells)) if *lr == r => cells.push((c, v)),
-                    _ => grid.push((r, vec![(c, v)])),
-                }
-            }
-        }
-        grid.sort_by_key(|g| g.0);
-        wb.sheets.insert(key, build_sheet(name, grid)?);
-    }
-    Ok(wb)
-}
-
-fn read_csv(input: &[u8]) -> Result<Workbook, ConvertError> {
+fn read_csv(input: &[u8], limits: &Limits) -> Result<Workbook, ConvertError> {
     let text = std::str::from_utf8(input).map_err(|e| {
         ConvertError::read(format!(
             "Error reading .csv file: the file is not valid UTF-8 (byte {}).",
@@ -386,9 +372,10 @@ fn read_csv(input: &[u8]) -> Result<Workbook, ConvertError> {
     for rec in rdr.records() {
         let rec = rec.map_err(|e| ConvertError::read(format!("Error reading .csv file: {e}")))?;
         count += 1;
-        if count > MAX_ROWS {
+        if count > limits.max_rows {
             return Err(ConvertError::Limit(format!(
-                "The CSV file has more than {MAX_ROWS} rows."
+                "The CSV file has more than {} rows.",
+                limits.max_rows
             )));
         }
         if rec.is_empty() {
@@ -417,7 +404,7 @@ fn read_csv(input: &[u8]) -> Result<Workbook, ConvertError> {
             };
             match &headers {
                 None => {
-                    sheet.headers = content.iter().filter(|h| !h.is_empty()).cloned().collect();
+                    sheet.headers = content.clone();
                     headers = Some(content);
                 }
                 Some(h) => {
@@ -426,12 +413,7 @@ fn read_csv(input: &[u8]) -> Result<Workbook, ConvertError> {
                         sheet.unnamed_data = true;
                     }
                     for (k, v) in h.iter().zip(content) {
-                        if v.is_empty() {
-                            continue;
-                        }
-                        if k.is_empty() {
-                            sheet.unnamed_data = true;
-                        } else {
+                        if !v.is_empty() {
                             row.insert(k.clone(), v);
                         }
                     }

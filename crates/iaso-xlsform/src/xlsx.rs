@@ -23,8 +23,8 @@ use quick_xml::Reader;
 
 use crate::error::ConvertError;
 use crate::reader::{
-    build_sheet, clean_text, excel_serial_to_string, py_float, Workbook, MAX_ADJACENT_EMPTY_COLS,
-    MAX_CELLS, MAX_COLS, MAX_ENTRY_BYTES, MAX_ROWS, MAX_UNZIPPED_BYTES, SUPPORTED_SHEETS,
+    build_sheet, clean_text, excel_serial_to_string, py_float, Limits, Workbook,
+    MAX_ADJACENT_EMPTY_COLS, SUPPORTED_SHEETS,
 };
 
 /// Most entries an archive may have.
@@ -38,6 +38,7 @@ struct Package<'a> {
     input: &'a [u8],
     zip: zip::ZipArchive<Cursor<&'a [u8]>>,
     inflater: Option<flate2::Decompress>,
+    limits: Limits,
     /// Normalised (lower-case, forward slashes, no leading slash) name -> index.
     names: HashMap<String, usize>,
 }
@@ -49,7 +50,7 @@ fn normalise(name: &str) -> String {
 }
 
 impl<'a> Package<'a> {
-    fn open(input: &'a [u8]) -> Result<Self, ConvertError> {
+    fn open(input: &'a [u8], limits: &Limits) -> Result<Self, ConvertError> {
         let zip = zip::ZipArchive::new(Cursor::new(input)).map_err(read_err)?;
         if zip.len() > MAX_ENTRIES {
             return Err(ConvertError::Limit(
@@ -62,7 +63,7 @@ impl<'a> Package<'a> {
             let f = zip.by_index_data(i).map_err(read_err)?;
             let name = f.name().map_err(read_err)?;
             let size = f.size();
-            if size > MAX_ENTRY_BYTES {
+            if size > limits.max_entry_bytes {
                 return Err(ConvertError::Limit(format!(
                     "The .xlsx entry '{name}' is too large when uncompressed ({size} bytes)."
                 )));
@@ -76,7 +77,7 @@ impl<'a> Package<'a> {
             total = total.saturating_add(size);
             names.entry(normalise(&name)).or_insert(i);
         }
-        if total > MAX_UNZIPPED_BYTES {
+        if total > limits.max_unzipped_bytes {
             return Err(ConvertError::Limit(format!(
                 "The .xlsx archive is too large when uncompressed ({total} bytes)."
             )));
@@ -85,6 +86,7 @@ impl<'a> Package<'a> {
             input,
             zip,
             inflater: None,
+            limits: *limits,
             names,
         })
     }
@@ -111,7 +113,7 @@ impl<'a> Package<'a> {
             .and_then(|s| Some(s..s.checked_add(usize::try_from(compressed).ok()?)?))
             .and_then(|r| self.input.get(r))
             .ok_or_else(|| read_err(format!("truncated entry '{path}'")))?;
-        let declared = declared.min(MAX_ENTRY_BYTES) as usize;
+        let declared = declared.min(self.limits.max_entry_bytes) as usize;
         let bytes = match method {
             zip::CompressionMethod::Stored => data[..declared.min(data.len())].to_vec(),
             zip::CompressionMethod::Deflated => {
@@ -388,7 +390,7 @@ fn read_text(r: &mut Reader<&[u8]>, end: &str, out: &mut String) -> Result<(), C
     }
 }
 
-fn shared_strings(xml: &str) -> Result<Vec<String>, ConvertError> {
+fn shared_strings(xml: &str, limits: &Limits) -> Result<Vec<String>, ConvertError> {
     let mut out = Vec::new();
     let mut r = Reader::from_str(xml);
     loop {
@@ -402,7 +404,7 @@ fn shared_strings(xml: &str) -> Result<Vec<String>, ConvertError> {
             Event::Eof => break,
             _ => {}
         }
-        if out.len() > MAX_CELLS {
+        if out.len() > limits.max_cells {
             return Err(ConvertError::Limit(
                 "The shared strings table is too large.".into(),
             ));
@@ -576,6 +578,7 @@ fn read_cells(
     xml: &str,
     sheet_name: &str,
     ctx: &mut SheetContext<'_, '_>,
+    limits: &Limits,
 ) -> Result<Grid, ConvertError> {
     let mut grid: Grid = Vec::new();
     let mut r = Reader::from_str(xml);
@@ -684,22 +687,24 @@ fn read_cells(
                         _ => {}
                     }
                 }
-                if col as usize >= MAX_COLS + MAX_ADJACENT_EMPTY_COLS + 1 {
+                if col as usize >= limits.max_cols + MAX_ADJACENT_EMPTY_COLS + 1 {
                     continue;
                 }
                 let Some(v) = cell else { continue };
                 count += 1;
-                if count > MAX_CELLS {
+                if count > limits.max_cells {
                     return Err(ConvertError::Limit(format!(
-                        "The '{sheet_name}' sheet has more than {MAX_CELLS} cells."
+                        "The '{sheet_name}' sheet has more than {} cells.",
+                        limits.max_cells
                     )));
                 }
                 match grid.last_mut() {
                     Some((lr, cells)) if *lr == row => cells.push((col, v)),
                     _ => {
-                        if grid.len() > MAX_ROWS + 1 {
+                        if grid.len() > limits.max_rows + 1 {
                             return Err(ConvertError::Limit(format!(
-                                "The '{sheet_name}' sheet has more than {MAX_ROWS} rows."
+                                "The '{sheet_name}' sheet has more than {} rows.",
+                                limits.max_rows
                             )));
                         }
                         grid.push((row, vec![(col, v)]));
@@ -717,8 +722,8 @@ fn read_cells(
 }
 
 /// Read the supported sheets of an `.xlsx`/`.xlsm` workbook.
-pub(crate) fn read_xlsx(input: &[u8]) -> Result<Workbook, ConvertError> {
-    let mut pkg = Package::open(input)?;
+pub(crate) fn read_xlsx(input: &[u8], limits: &Limits) -> Result<Workbook, ConvertError> {
+    let mut pkg = Package::open(input, limits)?;
     // Main part: from the package relationships, else the usual place.
     let root_rels = pkg.text("_rels/.rels")?.unwrap_or_default();
     let workbook_path = relationships(&root_rels, "")
@@ -803,7 +808,7 @@ pub(crate) fn read_xlsx(input: &[u8]) -> Result<Workbook, ConvertError> {
         return Ok(wb);
     }
     let strings = match pkg.text(&strings_path)? {
-        Some(x) => shared_strings(&x)?,
+        Some(x) => shared_strings(&x, limits)?,
         None => Vec::new(),
     };
     let mut ctx = SheetContext {
@@ -821,9 +826,9 @@ pub(crate) fn read_xlsx(input: &[u8]) -> Result<Workbook, ConvertError> {
         let Some(xml) = xml else {
             return Err(read_err(format!("sheet '{name}' not found")));
         };
-        let grid = read_cells(&xml, name, &mut ctx)?;
+        let grid = read_cells(&xml, name, &mut ctx, limits)?;
         drop(xml);
-        let sheet = build_sheet(name, grid)?;
+        let sheet = build_sheet(name, grid, limits)?;
         wb.sheets.insert(key, sheet);
     }
     Ok(wb)

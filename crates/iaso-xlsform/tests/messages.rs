@@ -11,7 +11,7 @@ fn run(csv: &str) -> Result<iaso_xlsform::Conversion, String> {
 fn missing_header_row_is_named() {
     // First row is a question, not a header; a later row has a value in a column
     // without a header.
-    let e = run("survey,,,,\n,text,q0,Q0,\n,text,q1,Q1,\n,text,q2,Q2,?\n").unwrap_err();
+    let e = run("survey,,,\n,text,q0,Q0\n,text,q1,Q1\n,text,q2,Q2,?\n").unwrap_err();
     assert!(
         e.starts_with("Invalid headers provided for sheet: 'survey'. For XLSForms, this may be due a missing header row"),
         "{e}"
