@@ -99,7 +99,7 @@ pub fn convert(
     warnings.extend(languages::bad_language_warning(
         survey.translation_languages.iter().map(String::as_str),
     ));
-    let meta = descriptor::build_meta(&survey);
+    let meta = descriptor::build_meta(&parsed.json, &survey);
     Ok(Conversion {
         xform,
         warnings,

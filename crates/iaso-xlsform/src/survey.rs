@@ -912,7 +912,7 @@ fn fix_label_appearance(el: &mut El) {
     }
 }
 
-fn loop_substitute(template: &Obj, column: &Obj) -> Obj {
+pub(crate) fn loop_substitute(template: &Obj, column: &Obj) -> Obj {
     let name = column.get("name").map(vstr).unwrap_or_default();
     let sub = |s: &str, label: &str| -> String {
         s.replace("%(name)s", &name).replace("%(label)s", label)
