@@ -16,7 +16,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::headers::{OPTION_COLUMNS, SETTINGS_COLUMNS};
+use crate::headers::SETTINGS_COLUMNS;
 use crate::qtd;
 use crate::survey::{loop_substitute, Survey};
 
@@ -186,23 +186,26 @@ fn walk<'a>(
     path.pop();
 }
 
-/// Turn the survey definition (the sheets as JSON, before elements are built)
-/// into the stored descriptor shape: each element keeps the keys its kind of
-/// element has (survey settings, section keys, question keys, choice keys),
-/// loops become a group per choice, selects (and other questions that take a
-/// choice list) get their choices as `children`, and empty values are left out.
-pub(crate) fn descriptor_json(def: &Map<String, Value>, survey: &Survey) -> Value {
-    let choices = def.get("choices").and_then(Value::as_object);
-    let mut out = Map::new();
+/// Build the stored descriptor from the survey definition (the sheets as JSON,
+/// before elements are built), consuming it: each element keeps the keys its
+/// kind of element has (survey settings, section keys, question keys, choice
+/// keys), loops become a group per choice, selects (and other questions that
+/// take a choice list) get their choices as `children`, and empty values are
+/// left out.
+pub(crate) fn build_descriptor(mut def: Map<String, Value>, survey: &Survey) -> FormDescriptor {
+    let choices = match def.remove("choices") {
+        Some(Value::Object(c)) => c,
+        _ => Map::new(),
+    };
+    let children = def.remove("children");
+    let mut node = FormDescriptor::default();
     for (k, v) in def {
-        if k == "children" || k == "choices" || k.starts_with('_') {
+        if k.starts_with('_') || is_empty(&v) || !SETTINGS_COLUMNS.contains(&k.as_str()) {
             continue;
         }
-        if SETTINGS_COLUMNS.contains(&k.as_str()) && !is_empty(v) {
-            out.insert(k.clone(), v.clone());
-        }
+        node.set(k, v);
     }
-    out.insert("type".into(), Value::String("survey".into()));
+    node.kind = "survey".into();
     for (key, map) in [
         ("setvalues_by_triggering_ref", &survey.setvalues_by_trigger),
         (
@@ -221,149 +224,184 @@ pub(crate) fn descriptor_json(def: &Map<String, Value>, survey: &Survey) -> Valu
                     (t.clone(), Value::Array(list))
                 })
                 .collect();
-            out.insert(key.into(), Value::Object(m));
+            node.extra.insert(key.into(), Value::Object(m));
         }
     }
-    let kids = children_json(def.get("children"), choices);
-    if !kids.is_empty() {
-        out.insert("children".into(), Value::Array(kids));
-    }
-    if let Some(c) = choices {
-        let lists: Map<String, Value> = c
+    node.children = elements(children, &choices);
+    if !choices.is_empty() {
+        let lists: Map<String, Value> = choices
             .iter()
-            .map(|(name, opts)| (name.clone(), options_json(Some(opts))))
+            .map(|(name, opts)| {
+                let list = options(Some(opts))
+                    .into_iter()
+                    .map(|o| o.to_json())
+                    .collect();
+                (name.clone(), Value::Array(list))
+            })
             .collect();
-        if !lists.is_empty() {
-            out.insert("choices".into(), Value::Object(lists));
-        }
+        node.extra.insert("choices".into(), Value::Object(lists));
     }
-    Value::Object(out)
+    node
 }
 
-fn children_json(children: Option<&Value>, choices: Option<&Map<String, Value>>) -> Vec<Value> {
-    children
-        .and_then(Value::as_array)
+impl FormDescriptor {
+    /// Store a key: typed fields for the common keys, `extra` for the rest.
+    fn set(&mut self, k: String, v: Value) {
+        let text = |v: Value| match v {
+            Value::String(s) => s,
+            o => o.to_string(),
+        };
+        match (k.as_str(), v) {
+            ("name", v) => self.name = text(v),
+            ("type", v) => self.kind = text(v),
+            ("label", v) => self.label = Some(v),
+            ("hint", v) => self.hint = Some(v),
+            ("bind", Value::Object(m)) => self.bind = Some(m),
+            ("control", Value::Object(m)) => self.control = Some(m),
+            // Not a key/value table: not something the element can hold.
+            ("bind" | "control" | "children", _) => {}
+            ("list_name", v) => self.list_name = Some(text(v)),
+            ("itemset", v) => self.itemset = Some(text(v)),
+            (_, v) => {
+                self.extra.insert(k, v);
+            }
+        }
+    }
+
+    /// An empty label on an element shown as a label row becomes a single space.
+    fn label_appearance(&mut self) {
+        let is_label = self
+            .control
+            .as_ref()
+            .and_then(|c| c.get("appearance"))
+            .and_then(Value::as_str)
+            == Some("label");
+        if is_label && self.label.is_none() {
+            self.label = Some(Value::String(" ".into()));
+        }
+    }
+}
+
+fn elements(children: Option<Value>, choices: &Map<String, Value>) -> Vec<FormDescriptor> {
+    match children {
+        Some(Value::Array(a)) => a
+            .into_iter()
+            .filter_map(|c| match c {
+                Value::Object(m) => Some(element(m, choices)),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Choices keep their name, label, media and SMS option.
+fn options(opts: Option<&Value>) -> Vec<FormDescriptor> {
+    opts.and_then(Value::as_array)
         .map(|a| {
             a.iter()
                 .filter_map(Value::as_object)
-                .filter_map(|c| element_json(c, choices))
+                .map(|o| {
+                    let mut c = FormDescriptor::default();
+                    for (k, v) in o {
+                        if matches!(k.as_str(), "name" | "label" | "media" | "sms_option")
+                            && !is_empty(v)
+                        {
+                            c.set(k.clone(), v.clone());
+                        }
+                    }
+                    c
+                })
                 .collect()
         })
         .unwrap_or_default()
 }
 
-/// Choices keep their name, label, media and SMS option.
-fn options_json(opts: Option<&Value>) -> Value {
-    let list = opts
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_object)
-                .map(|o| {
-                    let mut m = Map::new();
-                    for k in OPTION_COLUMNS {
-                        if k.starts_with('_') {
-                            continue;
-                        }
-                        if let Some(v) = o.get(*k) {
-                            if !is_empty(v) {
-                                m.insert((*k).to_string(), v.clone());
-                            }
-                        }
-                    }
-                    Value::Object(m)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    Value::Array(list)
+/// Keys a section (survey group/repeat) has.
+fn section_key(k: &str) -> bool {
+    matches!(
+        k,
+        "name"
+            | "label"
+            | "bind"
+            | "control"
+            | "hint"
+            | "media"
+            | "type"
+            | "instance"
+            | "flat"
+            | "sms_field"
+    )
 }
 
-/// Section keys (groups drop `bind`, repeats keep it).
-const SECTION_KEYS: &[&str] = &[
-    "name",
-    "label",
-    "bind",
-    "children",
-    "control",
-    "hint",
-    "media",
-    "type",
-    "instance",
-    "flat",
-    "sms_field",
-];
+/// Keys a question has (before the choice-list keys).
+fn question_key(k: &str) -> bool {
+    matches!(
+        k,
+        "name"
+            | "label"
+            | "actions"
+            | "default"
+            | "guidance_hint"
+            | "instance"
+            | "query"
+            | "sms_field"
+            | "trigger"
+            | "bind"
+            | "choice_filter"
+            | "control"
+            | "hint"
+            | "media"
+            | "parameters"
+            | "type"
+    )
+}
 
-/// Question keys (before the choice-list keys).
-const QUESTION_KEYS: &[&str] = &[
-    "name",
-    "label",
-    "actions",
-    "default",
-    "guidance_hint",
-    "instance",
-    "query",
-    "sms_field",
-    "trigger",
-    "bind",
-    "choice_filter",
-    "control",
-    "hint",
-    "media",
-    "parameters",
-    "type",
-];
-
-fn copy_keys(src: &Map<String, Value>, keys: &[&str], out: &mut Map<String, Value>) {
-    for k in keys {
-        if *k == "children" {
-            continue;
-        }
-        if let Some(v) = src.get(*k) {
-            if !is_empty(v) {
-                out.insert((*k).to_string(), v.clone());
-            }
+fn copy_into(src: Map<String, Value>, keep: fn(&str) -> bool, node: &mut FormDescriptor) {
+    for (k, v) in src {
+        if keep(&k) && !is_empty(&v) {
+            node.set(k, v);
         }
     }
 }
 
-/// An empty label on an element shown as a label row becomes a single space.
-fn label_appearance(out: &mut Map<String, Value>) {
-    let is_label = out
-        .get("control")
-        .and_then(|c| c.get("appearance"))
+fn element(mut src: Map<String, Value>, choices: &Map<String, Value>) -> FormDescriptor {
+    let ty = src
+        .get("type")
         .and_then(Value::as_str)
-        == Some("label");
-    if is_label && !out.contains_key("label") {
-        out.insert("label".into(), Value::String(" ".into()));
-    }
-}
-
-fn element_json(src: &Map<String, Value>, choices: Option<&Map<String, Value>>) -> Option<Value> {
-    let ty = src.get("type").and_then(Value::as_str).unwrap_or("");
-    let mut out = Map::new();
-    match ty {
+        .unwrap_or("")
+        .to_string();
+    let mut node = FormDescriptor::default();
+    match ty.as_str() {
         "group" | "repeat" => {
-            copy_keys(src, SECTION_KEYS, &mut out);
+            let children = src.remove("children");
+            copy_into(src, section_key, &mut node);
             if ty == "group" {
-                out.remove("bind");
+                node.bind = None;
             }
-            label_appearance(&mut out);
-            let kids = children_json(src.get("children"), choices);
-            if !kids.is_empty() {
-                out.insert("children".into(), Value::Array(kids));
-            }
+            node.label_appearance();
+            node.children = elements(children, choices);
         }
         "loop" => {
             // A group holding a group per choice ("columns"), each with the
             // loop's children, `%(name)s`/`%(label)s` replaced.
-            copy_keys(src, SECTION_KEYS, &mut out);
-            out.remove("bind");
-            out.insert("type".into(), Value::String("group".into()));
-            let mut groups = Vec::new();
-            let template = src.get("children").and_then(Value::as_array);
-            for col in src
-                .get("columns")
+            let template = src.remove("children");
+            let columns = src.remove("columns");
+            copy_into(src, section_key, &mut node);
+            node.bind = None;
+            node.kind = "group".into();
+            let template: Vec<Map<String, Value>> = match template {
+                Some(Value::Array(a)) => a
+                    .into_iter()
+                    .filter_map(|c| match c {
+                        Value::Object(m) => Some(m),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            for col in columns
+                .as_ref()
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
@@ -372,53 +410,45 @@ fn element_json(src: &Map<String, Value>, choices: Option<&Map<String, Value>>) 
                 if col.get("name").and_then(Value::as_str) == Some("none") {
                     continue;
                 }
-                let mut g = Map::new();
-                copy_keys(col, SECTION_KEYS, &mut g);
-                g.remove("bind");
-                g.insert("type".into(), Value::String("group".into()));
-                let kids: Vec<Value> = template
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_object)
-                    .filter_map(|c| element_json(&loop_substitute(c, col), choices))
+                let mut g = FormDescriptor::default();
+                copy_into(col.clone(), section_key, &mut g);
+                g.bind = None;
+                g.kind = "group".into();
+                g.children = template
+                    .iter()
+                    .map(|c| element(loop_substitute(c, col), choices))
                     .collect();
-                if !kids.is_empty() {
-                    g.insert("children".into(), Value::Array(kids));
-                }
-                groups.push(Value::Object(g));
-            }
-            if !groups.is_empty() {
-                out.insert("children".into(), Value::Array(groups));
+                node.children.push(g);
             }
         }
         // An entity declaration: its attributes and label.
         "entity" => {
-            copy_keys(src, &["name", "label", "type"], &mut out);
-            let kids: Vec<Value> = src
-                .get("children")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_object)
-                .map(|c| {
-                    let mut m = Map::new();
-                    copy_keys(
-                        c,
-                        &["name", "label", "actions", "value", "bind", "type"],
-                        &mut m,
-                    );
-                    Value::Object(m)
-                })
-                .collect();
-            if !kids.is_empty() {
-                out.insert("children".into(), Value::Array(kids));
+            let children = src.remove("children");
+            copy_into(src, |k| matches!(k, "name" | "label" | "type"), &mut node);
+            if let Some(Value::Array(a)) = children {
+                for c in a {
+                    if let Value::Object(m) = c {
+                        let mut attr = FormDescriptor::default();
+                        copy_into(
+                            m,
+                            |k| {
+                                matches!(
+                                    k,
+                                    "name" | "label" | "actions" | "value" | "bind" | "type"
+                                )
+                            },
+                            &mut attr,
+                        );
+                        node.children.push(attr);
+                    }
+                }
             }
         }
         "__attribute" | "csv-external" | "xml-external" | "" => {
-            copy_keys(src, QUESTION_KEYS, &mut out);
+            copy_into(src, question_key, &mut node);
         }
         _ => {
-            let q = qtd::lookup(ty);
+            let q = qtd::lookup(&ty);
             let tag = q
                 .as_ref()
                 .and_then(|q| q.control.iter().find(|(k, _)| *k == "tag").map(|(_, v)| *v))
@@ -427,36 +457,39 @@ fn element_json(src: &Map<String, Value>, choices: Option<&Map<String, Value>>) 
             let itemset_kind = select
                 || tag == "range"
                 || tag == "osm"
-                || matches!(ty, "geopoint" | "geoshape" | "geotrace");
-            copy_keys(src, QUESTION_KEYS, &mut out);
+                || matches!(ty.as_str(), "geopoint" | "geoshape" | "geotrace");
+            let own_choices = src.remove("choices").or_else(|| src.remove("children"));
+            let itemset = src.remove("itemset");
+            let list_name = src.remove("list_name");
+            copy_into(src, question_key, &mut node);
             if q.as_ref().is_some_and(|q| q.hint.is_some()) {
                 // A hint the type provides is not stored.
-                out.remove("hint");
+                node.hint = None;
             }
             if itemset_kind {
-                if let Some(v) = src.get("itemset").filter(|v| !is_empty(v)) {
-                    out.insert("itemset".into(), v.clone());
-                }
-                let list = src
-                    .get("itemset")
+                let list = itemset
+                    .as_ref()
                     .and_then(Value::as_str)
-                    .and_then(|n| choices.and_then(|c| c.get(n)))
-                    .or_else(|| src.get("choices"))
-                    .or_else(|| src.get("children"));
-                let opts = options_json(list);
-                if opts.as_array().is_some_and(|a| !a.is_empty()) {
-                    out.insert("children".into(), opts);
+                    .and_then(|n| choices.get(n))
+                    .or(own_choices.as_ref());
+                node.children = options(list);
+                if let Some(Value::String(s)) = itemset {
+                    if !s.is_empty() {
+                        node.itemset = Some(s);
+                    }
                 }
             }
             if select {
-                if let Some(v) = src.get("list_name").filter(|v| !is_empty(v)) {
-                    out.insert("list_name".into(), v.clone());
+                if let Some(Value::String(s)) = list_name {
+                    if !s.is_empty() {
+                        node.list_name = Some(s);
+                    }
                 }
             }
-            label_appearance(&mut out);
+            node.label_appearance();
         }
     }
-    Some(Value::Object(out))
+    node
 }
 
 fn is_empty(v: &Value) -> bool {
@@ -470,9 +503,7 @@ fn is_empty(v: &Value) -> bool {
     }
 }
 
-pub(crate) fn build_meta(survey_json: &Map<String, Value>, survey: &Survey) -> FormMeta {
-    let json = descriptor_json(survey_json, survey);
-    let descriptor = FormDescriptor::from_json(json).unwrap_or_default();
+pub(crate) fn build_meta(survey_json: Map<String, Value>, survey: &Survey) -> FormMeta {
     let get = |k: &str| {
         survey_json
             .get(k)
@@ -482,12 +513,15 @@ pub(crate) fn build_meta(survey_json: &Map<String, Value>, survey: &Survey) -> F
             })
             .filter(|x| !x.is_empty())
     };
+    let form_id = get("id_string").unwrap_or_default();
+    let version = get("version");
+    let title = get("title").unwrap_or_default();
     FormMeta {
-        form_id: get("id_string").unwrap_or_default(),
-        version: get("version"),
-        title: get("title").unwrap_or_default(),
+        form_id,
+        version,
+        title,
         default_language: survey.default_language.clone(),
         languages: survey.translation_languages.clone(),
-        descriptor,
+        descriptor: build_descriptor(survey_json, survey),
     }
 }

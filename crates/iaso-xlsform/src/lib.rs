@@ -95,11 +95,12 @@ pub fn convert(
     let parsed = xls2json::workbook_to_json(&wb, options.form_name.as_deref(), Some(&stem))?;
     let mut survey = survey::Survey::build(&parsed.json)?;
     let xform = survey.to_xml()?;
-    let mut warnings = parsed.warnings;
+    let xls2json::Parsed { json, warnings } = parsed;
+    let mut warnings = warnings;
     warnings.extend(languages::bad_language_warning(
         survey.translation_languages.iter().map(String::as_str),
     ));
-    let meta = descriptor::build_meta(&parsed.json, &survey);
+    let meta = descriptor::build_meta(json, &survey);
     Ok(Conversion {
         xform,
         warnings,

@@ -199,7 +199,12 @@ impl Survey {
     pub fn build(json: &Obj) -> Result<Survey, ConvertError> {
         let mut s = Survey {
             els: Vec::new(),
-            settings: json.clone(),
+            // Settings only: the element tree and choice lists are read below.
+            settings: json
+                .iter()
+                .filter(|(k, _)| *k != "children" && *k != "choices")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             choices: IndexMap::new(),
             default_language: json
                 .get("default_language")

@@ -208,23 +208,41 @@ fn local(name: &str) -> &str {
     }
 }
 
+/// Attributes of a start tag as raw `(key, value)` pairs (values not
+/// unescaped). A small scanner: faster than a general attribute iterator for
+/// the short, well-formed tags of spreadsheet parts; malformed input just
+/// ends the scan.
+fn raw_attrs<'x>(e: &'x BytesStart<'_>) -> impl Iterator<Item = (&'x str, &'x str)> {
+    let mut rest = e.attributes_raw();
+    std::iter::from_fn(move || {
+        let t = rest.trim_start();
+        let eq = t.find('=')?;
+        let key = t[..eq].trim_end();
+        let after = t[eq + 1..].trim_start();
+        let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+        let body = &after[1..];
+        let end = body.find(quote)?;
+        rest = &body[end + 1..];
+        Some((key, &body[..end]))
+    })
+}
+
 /// An attribute value by local name (unescaped).
 fn attr<'x>(e: &'x BytesStart<'_>, key: &str) -> Option<Cow<'x, str>> {
-    e.attributes()
-        .with_checks(false)
-        .flatten()
-        .find(|a| local(a.key.as_ref()) == key)
-        .and_then(|a| a.normalized_value(quick_xml::XmlVersion::Implicit1_0).ok())
+    let (_, v) = raw_attrs(e).find(|(k, _)| local(k) == key)?;
+    if v.contains('&') {
+        quick_xml::escape::unescape(v)
+            .ok()
+            .map(|c| Cow::Owned(c.into_owned()))
+    } else {
+        Some(Cow::Borrowed(v))
+    }
 }
 
 /// The raw (not unescaped) value of an attribute known to hold plain ASCII
 /// tokens (cell references, numbers, types).
-fn raw_attr<'x>(e: &'x BytesStart<'_>, key: &str) -> Option<Cow<'x, str>> {
-    e.attributes()
-        .with_checks(false)
-        .flatten()
-        .find(|a| a.key.as_ref() == key)
-        .map(|a| a.value)
+fn raw_attr<'x>(e: &'x BytesStart<'_>, key: &str) -> Option<&'x str> {
+    raw_attrs(e).find(|(k, _)| *k == key).map(|(_, v)| v)
 }
 
 /// Relationships of a part: (Id, Type, resolved Target).
@@ -598,22 +616,29 @@ fn read_cells(
         match local(e.name().as_ref()) {
             "row" => {
                 row = raw_attr(&e, "r")
-                    .and_then(|v| parse_u32(&v))
+                    .and_then(parse_u32)
                     .and_then(|v| v.checked_sub(1))
                     .unwrap_or(next_row);
                 next_row = row.saturating_add(1);
                 next_col = 0;
             }
             "c" => {
-                let col = raw_attr(&e, "r")
-                    .and_then(|v| col_of(&v))
-                    .unwrap_or(next_col);
+                let mut cref: Option<u32> = None;
+                let mut ty: Option<String> = None;
+                let mut style = 0u32;
+                for (k, v) in raw_attrs(&e) {
+                    match k {
+                        "r" => cref = col_of(v),
+                        "t" => ty = Some(v.to_string()),
+                        "s" => style = parse_u32(v).unwrap_or(0),
+                        _ => {}
+                    }
+                }
+                let col = cref.unwrap_or(next_col);
                 next_col = col.saturating_add(1);
                 if empty {
                     continue;
                 }
-                let ty = raw_attr(&e, "t").map(|v| v.into_owned());
-                let style = raw_attr(&e, "s").and_then(|v| parse_u32(&v)).unwrap_or(0);
                 let end = e.name().as_ref().to_string();
                 // Children: <f>, <v>, <is>, <extLst>.
                 let mut cell: Option<String> = None;

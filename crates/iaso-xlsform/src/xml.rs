@@ -62,27 +62,33 @@ impl Elem {
     }
 }
 
-pub fn escape_text(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            _ => out.push(c),
-        }
+/// Append `s`, replacing the bytes in `special` by their entity (runs of
+/// plain text are copied at once).
+fn escape_into(s: &str, out: &mut String, attr: bool) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let rep = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' if attr => "&quot;",
+            _ => continue,
+        };
+        // `i` is at an ASCII byte, so a char boundary.
+        out.push_str(&s[start..i]);
+        out.push_str(rep);
+        start = i + 1;
     }
+    out.push_str(&s[start..]);
+}
+
+pub fn escape_text(s: &str, out: &mut String) {
+    escape_into(s, out, false);
 }
 
 pub fn escape_attr(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            _ => out.push(c),
-        }
-    }
+    escape_into(s, out, true);
 }
 
 pub fn escape_text_string(s: &str) -> String {
@@ -125,7 +131,9 @@ fn write_elem(e: &Elem, out: &mut String, indent: &str, addindent: &str, newl: &
         }
     } else {
         out.push_str(newl);
-        let child_indent = format!("{indent}{addindent}");
+        let mut child_indent = String::with_capacity(indent.len() + addindent.len());
+        child_indent.push_str(indent);
+        child_indent.push_str(addindent);
         for c in &e.children {
             if let XNode::Elem(ce) = c {
                 write_elem(ce, out, &child_indent, addindent, newl);
