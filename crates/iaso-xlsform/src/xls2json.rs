@@ -8,7 +8,7 @@ use crate::error::{err, msg, ConvertError};
 use crate::expression::{self as ex, is_xml_tag, RefError};
 use crate::headers::{self, dealias_and_group};
 use crate::params;
-use crate::reader::Workbook;
+use crate::reader::{Sheet, Workbook};
 
 pub type Obj = Map<String, Value>;
 
@@ -635,10 +635,11 @@ pub fn workbook_to_json(
     }
 
     // Survey.
-    let survey_raw = survey_sheet_raw.cloned().unwrap_or_default();
-    let survey = dealias_and_group(
+    let no_survey = Sheet::default();
+    let survey_raw = survey_sheet_raw.unwrap_or(&no_survey);
+    let mut survey = dealias_and_group(
         "survey",
-        &survey_raw,
+        survey_raw,
         headers::survey_alias,
         headers::SURVEY_COLUMNS,
         &["type"],
@@ -660,9 +661,9 @@ pub fn workbook_to_json(
     let mut secondary_instances: HashSet<String> = HashSet::new();
     let mut repeat_names: HashSet<String> = HashSet::new();
 
-    for (idx, row_ref) in survey.data.iter().enumerate() {
+    let survey_rows = std::mem::take(&mut survey.data);
+    for (idx, mut row) in survey_rows.into_iter().enumerate() {
         let row_number = idx + 2;
-        let mut row = row_ref.clone();
         let prev_control_type = stack.last().and_then(|f| f.control_type);
 
         if let Some(disabled) = row.get("disabled").cloned() {

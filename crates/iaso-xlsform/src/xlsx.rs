@@ -117,9 +117,7 @@ impl<'a> Package<'a> {
         let bytes = match method {
             zip::CompressionMethod::Stored => data[..declared.min(data.len())].to_vec(),
             zip::CompressionMethod::Deflated => {
-                let inflater = self
-                    .inflater
-                    .get_or_insert_with(|| flate2::Decompress::new(false));
+                let inflater = self.inflater.get_or_insert_with(take_inflater);
                 inflater.reset(false);
                 // One spare byte tells "exactly the declared size" from "more".
                 let mut out = Vec::with_capacity(declared + 1);
@@ -171,6 +169,27 @@ impl<'a> Package<'a> {
             Some(rest) => rest.to_string(),
             None => text,
         }))
+    }
+}
+
+thread_local! {
+    /// One inflater per thread, reused across conversions (its state and
+    /// 32 KiB window are the largest allocation of a small conversion).
+    static INFLATER: std::cell::RefCell<Option<flate2::Decompress>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn take_inflater() -> flate2::Decompress {
+    INFLATER
+        .with(|c| c.borrow_mut().take())
+        .unwrap_or_else(|| flate2::Decompress::new(false))
+}
+
+impl Drop for Package<'_> {
+    fn drop(&mut self) {
+        if let Some(inflater) = self.inflater.take() {
+            INFLATER.with(|c| *c.borrow_mut() = Some(inflater));
+        }
     }
 }
 
