@@ -2,8 +2,9 @@
 //! conformance corpus, the real Iaso test forms, and a generated 10,000-row
 //! survey (CSV input), with the ratio to pyxform 4.5.0 measured in-process on
 //! the same machine (7-9 ms per corpus form, 161 ms and 33 ms for the two real
-//! forms). Each figure is the best of several rounds (the least disturbed by
-//! other processes). Set SHARED_DIR to the shared folder (default: ../shared
+//! forms). Each figure is the best of several rounds, in CPU time of the
+//! benchmark thread where Linux reports it (`/proc/thread-self/schedstat`), so
+//! a busy machine does not inflate it; elsewhere in wall time. Set SHARED_DIR to the shared folder (default: ../shared
 //! from the repo root, falling back to /work/shared); BENCH_ROUNDS sets the
 //! number of rounds (default 5).
 
@@ -42,19 +43,32 @@ fn rounds() -> usize {
         .max(1)
 }
 
-/// Best-of-rounds milliseconds per conversion of each input (`reps` passes per round).
+/// Nanoseconds this thread has run on a CPU (Linux `schedstat`), if available:
+/// unlike wall time, it does not count time spent waiting for a busy machine.
+fn thread_cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
+/// Best-of-rounds milliseconds per conversion of each input (`reps` passes per
+/// round): CPU time of this thread where the OS reports it, else wall time.
 fn time_ms(inputs: &[(Vec<u8>, String)], reps: usize) -> f64 {
     let opts = ConvertOptions::default();
     let mut best = f64::INFINITY;
     for _ in 0..rounds() {
+        let cpu0 = thread_cpu_ns();
         let start = Instant::now();
         for _ in 0..reps {
             for (bytes, name) in inputs {
                 let _ = std::hint::black_box(convert(bytes, name, &opts));
             }
         }
-        let ms = start.elapsed().as_secs_f64() * 1000.0 / (reps * inputs.len()) as f64;
-        best = best.min(ms);
+        let wall_ms = start.elapsed().as_secs_f64() * 1000.0;
+        let ms = match (cpu0, thread_cpu_ns()) {
+            (Some(a), Some(b)) if b > a => (b - a) as f64 / 1e6,
+            _ => wall_ms,
+        };
+        best = best.min(ms / (reps * inputs.len()) as f64);
     }
     best
 }

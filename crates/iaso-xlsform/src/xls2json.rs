@@ -1114,10 +1114,14 @@ pub fn workbook_to_json(
                     node.insert("query".into(), json!(list_name));
                 } else if let Some(cl) = choices.get(&list_name).filter(|c| !c.is_empty()) {
                     node.insert("list_name".into(), json!(list_name));
-                    node.insert(
-                        "choices".into(),
-                        Value::Array(cl.iter().cloned().map(Value::Object).collect()),
-                    );
+                    // The list is read from the survey's choices by name; an inline
+                    // copy is only kept when the survey does not hold it.
+                    if !survey_has_list(&json_dict, &list_name) {
+                        node.insert(
+                            "choices".into(),
+                            Value::Array(cl.iter().cloned().map(Value::Object).collect()),
+                        );
+                    }
                 }
             } else if !(parameters
                 .get("randomize")
@@ -1127,11 +1131,13 @@ pub fn workbook_to_json(
                 || ex::has_ref(&list_name))
             {
                 node.insert("list_name".into(), json!(list_name));
-                let cl = choices.get(&list_name).cloned().unwrap_or_default();
-                node.insert(
-                    "choices".into(),
-                    Value::Array(cl.into_iter().map(Value::Object).collect()),
-                );
+                if !survey_has_list(&json_dict, &list_name) {
+                    let cl = choices.get(&list_name).cloned().unwrap_or_default();
+                    node.insert(
+                        "choices".into(),
+                        Value::Array(cl.into_iter().map(Value::Object).collect()),
+                    );
+                }
             }
             if let Some(tl) = table_list.as_mut() {
                 if tl.is_none() {
@@ -1515,4 +1521,9 @@ fn validate_references_in_workbook(
         limit.contains(c)
     })?;
     Ok(())
+}
+
+/// Whether the survey definition's `choices` holds the list `name`.
+fn survey_has_list(json_dict: &Obj, name: &str) -> bool {
+    matches!(json_dict.get("choices"), Some(Value::Object(cm)) if cm.contains_key(name))
 }

@@ -228,21 +228,33 @@ fn local(name: &str) -> &str {
 }
 
 /// Attributes of a start tag as raw `(key, value)` pairs (values not
-/// unescaped). A small scanner: faster than a general attribute iterator for
-/// the short, well-formed tags of spreadsheet parts; malformed input just
-/// ends the scan.
+/// unescaped). A small byte scanner: faster than a general attribute iterator
+/// for the many short tags of worksheets (real files hold thousands of empty
+/// styled cells); malformed input just ends the scan.
 fn raw_attrs<'x>(e: &'x BytesStart<'_>) -> impl Iterator<Item = (&'x str, &'x str)> {
-    let mut rest = e.attributes_raw();
+    let text = e.attributes_raw();
+    let b = text.as_bytes();
+    let mut pos = 0usize;
     std::iter::from_fn(move || {
-        let t = rest.trim_start();
-        let eq = t.find('=')?;
-        let key = t[..eq].trim_end();
-        let after = t[eq + 1..].trim_start();
-        let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-        let body = &after[1..];
-        let end = body.find(quote)?;
-        rest = &body[end + 1..];
-        Some((key, &body[..end]))
+        while pos < b.len() && b[pos].is_ascii_whitespace() {
+            pos += 1;
+        }
+        let eq = pos + memchr::memchr(b'=', b.get(pos..)?)?;
+        let mut key_end = eq;
+        while key_end > pos && b[key_end - 1].is_ascii_whitespace() {
+            key_end -= 1;
+        }
+        let mut q = eq + 1;
+        while q < b.len() && b[q].is_ascii_whitespace() {
+            q += 1;
+        }
+        let quote = *b.get(q).filter(|c| **c == b'"' || **c == b'\'')?;
+        let end = q + 1 + memchr::memchr(quote, &b[q + 1..])?;
+        // All split points are ASCII bytes, so char boundaries.
+        let key = &text[pos..key_end];
+        let value = &text[q + 1..end];
+        pos = end + 1;
+        Some((key, value))
     })
 }
 
@@ -642,6 +654,12 @@ fn read_cells(
                 next_col = 0;
             }
             "c" => {
+                if empty {
+                    // No value (often just a style): only its position matters.
+                    let col = raw_attr(&e, "r").and_then(col_of).unwrap_or(next_col);
+                    next_col = col.saturating_add(1);
+                    continue;
+                }
                 let mut cref: Option<u32> = None;
                 let mut ty: Option<String> = None;
                 let mut style = 0u32;
@@ -655,9 +673,6 @@ fn read_cells(
                 }
                 let col = cref.unwrap_or(next_col);
                 next_col = col.saturating_add(1);
-                if empty {
-                    continue;
-                }
                 let end = e.name().as_ref().to_string();
                 // Children: <f>, <v>, <is>, <extLst>.
                 let mut cell: Option<String> = None;
