@@ -842,7 +842,12 @@ impl Survey {
         Ok(out)
     }
 
-    fn text_node(&self, tag: &str, text: &str, ctx: Option<usize>) -> Result<Elem, ConvertError> {
+    fn text_node(
+        &self,
+        tag: &'static str,
+        text: &str,
+        ctx: Option<usize>,
+    ) -> Result<Elem, ConvertError> {
         let (v, changed) = self.insert_output_values(text, ctx)?;
         let mut e = Elem::new(tag);
         if changed {
@@ -960,7 +965,7 @@ pub(crate) fn loop_substitute(template: &Obj, column: &Obj) -> Obj {
 impl Survey {
     pub fn text_node_impl(
         &self,
-        tag: &str,
+        tag: &'static str,
         text: &str,
         ctx: Option<usize>,
     ) -> Result<Elem, ConvertError> {

@@ -176,7 +176,7 @@ impl Survey {
         self.validate()?;
         let mut html = Elem::new("h:html");
         for (k, v) in self.nsmap() {
-            html.attrs.push((k, v));
+            html.attrs.push((k.into(), v));
         }
         let title = self.s("title").unwrap_or_else(|| self.els[0].name.clone());
         let model = self.xml_model()?;
@@ -845,7 +845,7 @@ impl Survey {
 
     pub fn text_node_pub(
         &self,
-        tag: &str,
+        tag: &'static str,
         text: &str,
         ctx: Option<usize>,
     ) -> Result<Elem, ConvertError> {
