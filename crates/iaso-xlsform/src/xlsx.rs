@@ -285,13 +285,33 @@ fn relationships(xml: &str, base_dir: &str) -> Vec<(String, String, String)> {
             Ok(Event::Start(e)) | Ok(Event::Empty(e))
                 if local(e.name().as_ref()) == "Relationship" =>
             {
-                if attr(&e, "TargetMode").as_deref() == Some("External") {
+                let (mut id, mut ty, mut target, mut external) = ("", "", "", false);
+                for (k, v) in raw_attrs(&e) {
+                    match local(k) {
+                        "Id" => id = v,
+                        "Type" => ty = v,
+                        "Target" => target = v,
+                        "TargetMode" => external = v == "External",
+                        _ => {}
+                    }
+                }
+                if external {
                     continue;
                 }
-                let id = attr(&e, "Id").unwrap_or_default().into_owned();
-                let ty = attr(&e, "Type").unwrap_or_default().into_owned();
-                let target = attr(&e, "Target").unwrap_or_default();
-                out.push((id, ty, resolve(base_dir, &target)));
+                let unescape = |v: &str| -> String {
+                    if v.contains('&') {
+                        quick_xml::escape::unescape(v)
+                            .map(|c| c.into_owned())
+                            .unwrap_or_else(|_| v.to_string())
+                    } else {
+                        v.to_string()
+                    }
+                };
+                out.push((
+                    unescape(id),
+                    unescape(ty),
+                    resolve(base_dir, &unescape(target)),
+                ));
             }
             Ok(Event::Eof) | Err(_) => break,
             _ => {}
@@ -673,17 +693,19 @@ fn read_cells(
                 }
                 let col = cref.unwrap_or(next_col);
                 next_col = col.saturating_add(1);
-                let end = e.name().as_ref().to_string();
+                // Events borrow the sheet text, not the reader: names need no copy.
+                let end = e.name();
                 // Children: <f>, <v>, <is>, <extLst>.
                 let mut cell: Option<String> = None;
                 loop {
                     match r.read_event().map_err(read_err)? {
                         Event::Start(c) => {
-                            let name = c.name().as_ref().to_string();
-                            match local(&name) {
+                            let qname = c.name();
+                            let name: &str = qname.as_ref();
+                            match local(name) {
                                 "v" => {
                                     value.clear();
-                                    read_text(&mut r, &name, &mut value)?;
+                                    read_text(&mut r, name, &mut value)?;
                                     cell = match ty.as_deref() {
                                         Some("inlineStr") => cell,
                                         Some("s") => {
@@ -733,7 +755,7 @@ fn read_cells(
                                 }
                                 "is" => {
                                     value.clear();
-                                    read_string_item(&mut r, &name, &mut value)?;
+                                    read_string_item(&mut r, name, &mut value)?;
                                     cell = clean_text(&value);
                                 }
                                 _ => {
@@ -741,7 +763,7 @@ fn read_cells(
                                 }
                             }
                         }
-                        Event::End(c) if c.name().as_ref() == end.as_str() => break,
+                        Event::End(c) if c.name().as_ref() == end.as_ref() => break,
                         Event::Eof => return Err(read_err("unexpected end of a cell")),
                         _ => {}
                     }
@@ -783,14 +805,18 @@ fn read_cells(
 /// Read the supported sheets of an `.xlsx`/`.xlsm` workbook.
 pub(crate) fn read_xlsx(input: &[u8], limits: &Limits) -> Result<Workbook, ConvertError> {
     let mut pkg = Package::open(input, limits)?;
-    // Main part: from the package relationships, else the usual place.
-    let root_rels = pkg.text("_rels/.rels")?.unwrap_or_default();
-    let workbook_path = relationships(&root_rels, "")
-        .into_iter()
-        .find(|(_, ty, _)| ty.ends_with("/officeDocument"))
-        .map(|(_, _, t)| t)
-        .filter(|t| pkg.names.contains_key(&normalise(t)))
-        .unwrap_or_else(|| "xl/workbook.xml".to_string());
+    // Main part: the usual place, else where the package relationships say.
+    let workbook_path = if pkg.names.contains_key("xl/workbook.xml") {
+        "xl/workbook.xml".to_string()
+    } else {
+        let root_rels = pkg.text("_rels/.rels")?.unwrap_or_default();
+        relationships(&root_rels, "")
+            .into_iter()
+            .find(|(_, ty, _)| ty.ends_with("/officeDocument"))
+            .map(|(_, _, t)| t)
+            .filter(|t| pkg.names.contains_key(&normalise(t)))
+            .unwrap_or_else(|| "xl/workbook.xml".to_string())
+    };
     let Some(workbook) = pkg.text(&workbook_path)? else {
         return Err(read_err("the workbook part is missing"));
     };
