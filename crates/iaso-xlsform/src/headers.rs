@@ -361,15 +361,15 @@ pub fn dealias_and_group(
             tokens_key.push((tokens, header.clone()));
         }
     }
-    let lookup: std::collections::HashMap<&str, &Vec<String>> =
-        header_key.iter().map(|(h, t)| (h.as_str(), t)).collect();
+    // Headers are few: a linear scan beats hashing every cell's header.
+    let lookup = |h: &str| header_key.iter().find(|(k, _)| k == h).map(|(_, t)| t);
     let mut data = Vec::with_capacity(sheet.rows.len());
     for (i, row) in sheet.rows.iter().enumerate() {
         let row_number = i + 2;
         let mut out = Map::new();
         for (header, val) in row {
             let val = clean_text_value(val, strip_whitespace);
-            let Some(tokens) = lookup.get(header.as_str()) else {
+            let Some(tokens) = lookup(header.as_str()) else {
                 return err(msg::header_001(sheet_name, header));
             };
             if tokens.len() == 1 {
