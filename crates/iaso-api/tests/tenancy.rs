@@ -111,6 +111,7 @@ const EXEMPT: &[(&str, &str)] = &[
     ("/api/setupaccount/", "superusers create accounts"),
     ("/api/password_reset/", "authentication"),
     ("/api/password_reset/confirm/", "authentication"),
+    ("/api/theme/", "server configuration, no tenant data"),
 ];
 
 api_test!(tenants_are_isolated, async |app: &TestApp| {
