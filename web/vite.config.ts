@@ -28,7 +28,7 @@ export default defineConfig({
             { name: 'vendor', test: /node_modules[\\/](vue|@vue|vue-router)[\\/]/ },
             {
               name: 'shell',
-              test: /src[\\/](main|App|permissions|api[\\/]|stores[\\/]|router[\\/]|i18n[\\/](index|en)|utils[\\/]errors|components[\\/](AppShell|NavMenu|TopBar|AppLogo|Icon|ToastHost|LoadingState|ErrorState|EmptyState))/,
+              test: /src[\\/](App|permissions|api[\\/]|stores[\\/]|router[\\/]|i18n[\\/](index|en)|utils[\\/]errors|components[\\/](AppShell|NavMenu|TopBar|AppLogo|Icon|ToastHost|LoadingState|ErrorState|EmptyState))/,
             },
           ],
         },

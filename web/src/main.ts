@@ -25,10 +25,14 @@ onUnauthenticated(() => {
   if (!here.meta.public) void router.push({ name: 'login', query: { next: here.fullPath } });
 });
 
-await Promise.all([loadTheme(), session.load().catch(() => undefined)]);
-await setLocale(detectLocale(session.profile.value?.language, storedLanguage(), navigator.languages));
+// No top-level await: page chunks import the shell chunk, which must finish evaluating first.
+async function start(): Promise<void> {
+  await Promise.all([loadTheme(), session.load().catch(() => undefined)]);
+  await setLocale(detectLocale(session.profile.value?.language, storedLanguage(), navigator.languages));
+  const app = createApp(App);
+  app.use(router);
+  await router.isReady();
+  app.mount('#app');
+}
 
-const app = createApp(App);
-app.use(router);
-await router.isReady();
-app.mount('#app');
+void start();

@@ -145,6 +145,7 @@ const en = {
   'users.directPermissions': 'Permissions given directly',
   'users.fromRoles': 'from {roles}',
   'users.projectsHint': 'A user without any project sees every project of the account.',
+  'users.everyProject': 'All projects',
 
   'role.name': 'Name',
   'role.permissions': 'Permissions',

@@ -148,6 +148,7 @@ const fr: Messages & Record<string, string> = {
   'users.directPermissions': 'Permissions données directement',
   'users.fromRoles': 'par {roles}',
   'users.projectsHint': 'Un utilisateur sans projet voit tous les projets du compte.',
+  'users.everyProject': 'Tous les projets',
 
   'role.name': 'Nom',
   'role.permissions': 'Permissions',
