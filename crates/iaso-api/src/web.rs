@@ -202,7 +202,9 @@ fn index(settings: &Settings, headers: &HeaderMap, head: bool) -> Response {
         .header(header::CACHE_CONTROL, "no-cache")
         .header(header::ETAG, &etag)
         .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
-        .header(header::REFERRER_POLICY, "same-origin");
+        .header(header::REFERRER_POLICY, "same-origin")
+        // No framing by other sites (clickjacking); the dashboard may frame itself.
+        .header(header::X_FRAME_OPTIONS, "SAMEORIGIN");
     if not_modified(headers, &etag) {
         return builder
             .status(StatusCode::NOT_MODIFIED)

@@ -44,6 +44,7 @@ api_test!(serves_the_dashboard, async |app: &TestApp| {
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(header(&r, "content-type"), "text/html; charset=utf-8");
     assert_eq!(header(&r, "cache-control"), "no-cache");
+    assert_eq!(header(&r, "x-frame-options"), "SAMEORIGIN");
     assert!(r.text().contains("<div id=\"app\">"));
 
     // Client routes are index.html for a browser navigating there...
