@@ -11,6 +11,7 @@ mod profiles;
 mod projects;
 mod session;
 mod setup_account;
+pub mod tasks;
 mod theme;
 mod token;
 mod user_roles;
@@ -70,6 +71,16 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(password_reset::request))
         .routes(routes!(password_reset::confirm))
         .routes(routes!(theme::theme))
+        .routes(routes!(tasks::list))
+        .routes(routes!(tasks::retrieve, tasks::update))
+        .routes(routes!(tasks::relaunch))
+        .routes(routes!(tasks::logs))
+        .routes(routes!(tasks::types))
+        .routes(routes!(tasks::deployment_status))
+        .routes(routes!(tasks::presigned_url))
+        .routes(routes!(tasks::download))
+        .routes(routes!(tasks::create_profiles_bulk_update))
+        .routes(routes!(tasks::create_profiles_export))
 }
 
 pub fn router(state: AppState) -> Router {
