@@ -327,6 +327,8 @@ const EXEMPT: &[(&str, &str)] = &[
     (
         "/api/tasks/create/exportprofiles/",
         "creates a task in the caller's account",
+    ),
+    (
         "/api/orgunits/create_org_unit/",
         "creation; a parent, version, type or group of another account is refused (orgunits tests)",
     ),
