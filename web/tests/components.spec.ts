@@ -76,6 +76,6 @@ describe('menu permissions', () => {
     session.setProfile({ is_superuser: false, permissions: ['iaso_user_roles'], account: { id: 1, name: 'A' } } as unknown as Profile);
     expect(visible()).toEqual(['home', 'roles']);
     session.setProfile({ is_superuser: true, permissions: [], account: { id: 1, name: 'A' } } as unknown as Profile);
-    expect(visible()).toEqual(['home', 'users', 'roles', 'projects']);
+    expect(visible()).toEqual(['home', 'orgunittypes', 'users', 'roles', 'projects']);
   });
 });

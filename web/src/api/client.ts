@@ -129,6 +129,9 @@ export function toApiError(status: number, data: unknown, retryAfter: string | n
     }
   } else if (Array.isArray(data)) {
     fields.non_field_errors = data.map(String);
+  } else if (typeof data === 'string' && data) {
+    // Some Iaso endpoints answer a bare JSON string (e.g. "this type is still used").
+    detail = data;
   }
   const wait = retryAfter ? Number.parseInt(retryAfter, 10) : NaN;
   return new ApiError(status, detail, fields, Number.isFinite(wait) ? wait : null);

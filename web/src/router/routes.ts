@@ -41,6 +41,11 @@ export const routes: RouteRecordRaw[] = [
 
   // Georegistry (org units, sources, types, groups, imports): pages plug in here as the APIs land, e.g.
   // page('/orgunits', 'orgunits', () => import('../pages/orgunits/OrgUnitsPage.vue'), { title: 'orgunits.title', permissions: [P.ORG_UNITS, P.ORG_UNITS_READ], menu: { section: 'georegistry', icon: 'tree', order: 10 } }),
+  page('/orgunittypes', 'orgunittypes', () => import('../pages/orgunittypes/OrgUnitTypesPage.vue'), {
+    title: 'orgUnitTypes.title',
+    permissions: [P.ORG_UNIT_TYPES, P.ORG_UNITS, P.ORG_UNITS_READ],
+    menu: { section: 'georegistry', icon: 'tag', order: 30 },
+  }),
 
   // Data collection (forms, submissions) and tasks: likewise, e.g.
   // page('/forms', 'forms', () => import('../pages/forms/FormsPage.vue'), { title: 'forms.title', permissions: [P.FORMS], menu: { section: 'data', icon: 'form', order: 10 } }),

@@ -13,7 +13,11 @@ let next = 1;
 
 export function toast(text: string, kind: Toast['kind'] = 'success', ms = 4000): void {
   const id = next++;
+  // The same message again replaces the old one; at most three at a time.
+  const same = toasts.findIndex((x) => x.text === text);
+  if (same >= 0) toasts.splice(same, 1);
   toasts.push({ id, kind, text });
+  if (toasts.length > 3) toasts.splice(0, toasts.length - 3);
   setTimeout(() => dismiss(id), ms);
 }
 
