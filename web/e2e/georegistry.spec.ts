@@ -37,6 +37,10 @@ test('org unit types: create the levels, link them, delete one', async ({ page }
     await dialog.locator('#t-name').fill(name!);
     await dialog.locator('#t-short').fill(short!);
     await dialog.locator('#t-depth').fill(depth!);
+    // Types belong to projects (preselected when the account has just one).
+    await dialog.getByRole('button', { name: /^Projects:/ }).click();
+    await dialog.getByRole('group', { name: 'Projects' }).getByLabel('Main Project').check();
+    await dialog.getByRole('group', { name: 'Projects' }).getByRole('button', { name: 'Close' }).click();
     await dialog.locator('[data-test="save-type"]').click();
     await expect(dialog).toHaveCount(0);
     await expect(page.locator('.dt-body')).toContainText(name!);
