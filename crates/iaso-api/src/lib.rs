@@ -15,6 +15,8 @@ pub mod routes;
 pub mod settings;
 pub mod state;
 pub mod timestamps;
+pub mod uploads;
+pub mod web;
 
 pub use error::ApiError;
 pub use settings::Settings;

@@ -72,6 +72,26 @@ fn resources() -> Vec<TenantResource> {
             delete: true,
         },
         TenantResource {
+            name: "tasks",
+            list: Some(("/api/tasks/", "tasks")),
+            detail: "/api/tasks/{id}/",
+            create: |app, t| {
+                async move {
+                    let r = app
+                        .post("/api/tasks/create/exportprofiles/")
+                        .token(&t.token)
+                        .json(json!({}))
+                        .send()
+                        .await;
+                    assert_eq!(r.status, 201, "{}", r.text());
+                    r.json()["task"]["id"].as_i64().unwrap()
+                }
+                .boxed()
+            },
+            update: Some((Method::PATCH, || json!({"should_be_killed": true}))),
+            delete: false,
+        },
+        TenantResource {
             name: "accounts",
             list: Some(("/api/accounts/", "results")),
             detail: "/api/accounts/{id}/",
@@ -278,6 +298,36 @@ const EXEMPT: &[(&str, &str)] = &[
     ("/api/setupaccount/", "superusers create accounts"),
     ("/api/password_reset/", "authentication"),
     ("/api/password_reset/confirm/", "authentication"),
+    ("/api/theme/", "server configuration, no tenant data"),
+    (
+        "/api/tasks/{id}/logs/",
+        "task sub-resource; other accounts get 404 (tests/tasks.rs task_permissions)",
+    ),
+    (
+        "/api/tasks/{id}/relaunch/",
+        "task sub-resource; other accounts get 404 (tests/tasks.rs task_permissions)",
+    ),
+    (
+        "/api/tasks/{id}/presigned-url/",
+        "task sub-resource; other accounts get 404 (tests/tasks.rs task_permissions)",
+    ),
+    (
+        "/api/tasks/{id}/download/",
+        "task sub-resource; other accounts get 404 (tests/tasks.rs task_permissions)",
+    ),
+    (
+        "/api/tasks/types/",
+        "names of the caller's account's tasks only",
+    ),
+    ("/api/tasks/deployment-status/", "superuser and staff only"),
+    (
+        "/api/tasks/create/profilesbulkupdate/",
+        "creates a task in the caller's account; selection scoped in the store (tests/tasks.rs)",
+    ),
+    (
+        "/api/tasks/create/exportprofiles/",
+        "creates a task in the caller's account",
+    ),
     (
         "/api/orgunits/create_org_unit/",
         "creation; a parent, version, type or group of another account is refused (orgunits tests)",

@@ -19,6 +19,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "bbox_rtree_and_generation",
         template: include_str!("../migrations/0003_bbox_rtree_generation.sql"),
     },
+    Migration {
+        version: 10,
+        name: "tasks",
+        template: include_str!("../migrations/0010_tasks.sql"),
+    },
 ];
 
 pub async fn run(db: &Db) -> Result<MigrationReport, iaso_db::DbError> {

@@ -159,7 +159,7 @@ fn order_clause(order: &[String]) -> String {
     parts.join(", ")
 }
 
-fn push_filters(q: &mut Sql, account: AccountId, f: &ProfileFilter) {
+pub(crate) fn push_filters(q: &mut Sql, account: AccountId, f: &ProfileFilter) {
     q.push(" WHERE p.account_id = ").bind(account.get());
     if let Some(search) = f.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         let pattern = format!("%{}%", search.to_lowercase());
