@@ -692,3 +692,40 @@ impl Store {
         Ok(briefs.into_iter().map(|b| (b.id, b)).collect())
     }
 }
+
+/// Filters with their hierarchy clauses resolved, ready to be written into a query (exports,
+/// bulk selections).
+#[derive(Debug)]
+pub struct ResolvedFilters {
+    items: Vec<(OrgUnitFilter, Resolved)>,
+}
+
+/// Resolves the paths named by each filter once.
+pub async fn resolve_filters(
+    c: &mut impl Conn,
+    scope: &OrgUnitScope,
+    filters: &[OrgUnitFilter],
+) -> StoreResult<ResolvedFilters> {
+    let mut items = Vec::with_capacity(filters.len());
+    for f in filters {
+        items.push((f.clone(), resolve(c, scope, f).await?));
+    }
+    Ok(ResolvedFilters { items })
+}
+
+/// Appends ` AND (<filter 1> OR <filter 2> ...)` on alias `ou` (nothing matches without
+/// filters).
+pub fn push_filters(q: &mut Sql, scope: &OrgUnitScope, filters: &ResolvedFilters) {
+    q.push(" AND (1 = 0");
+    for (f, r) in &filters.items {
+        q.push(" OR (1 = 1");
+        push_filter(q, scope, f, r);
+        q.push(")");
+    }
+    q.push(")");
+}
+
+/// `ORDER BY` items for an export in Iaso's `order` (default name), on alias `ou`.
+pub fn export_order(order: &[String]) -> String {
+    order_items(&sort_keys(order), false, false)
+}

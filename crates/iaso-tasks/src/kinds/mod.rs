@@ -1,8 +1,10 @@
 //! The task types this build can run. Each module holds a handler, its parameters (what the
 //! API's creation endpoint stores) and its name.
 
+pub mod import_gpkg;
 pub mod profiles_bulk_update;
 pub mod profiles_export;
+pub mod pyramid;
 
 use crate::Registry;
 
@@ -11,4 +13,5 @@ pub fn registry() -> Registry {
     Registry::new()
         .with(profiles_export::ProfilesExport)
         .with(profiles_bulk_update::ProfilesBulkUpdate)
+        .with(import_gpkg::ImportGpkg)
 }
