@@ -13,7 +13,7 @@ use iaso_db::{Conn, Sql};
 use std::collections::HashMap;
 
 /// The text search of Iaso (`search=`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Search {
     /// Name contains (case-insensitive) or an alias equals the text.
     Text(String),
@@ -59,7 +59,7 @@ impl Search {
 }
 
 /// Geography filter (`geography=`, `withShape=`, `withLocation=`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GeoFilter {
     pub has_location: Option<bool>,
     pub has_shape: Option<bool>,
@@ -70,7 +70,7 @@ pub struct GeoFilter {
 }
 
 /// One set of Iaso list filters (one entry of `searches`, or the query string).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OrgUnitFilter {
     /// `None` = every status (`validation_status=all`).
     pub validation_statuses: Option<Vec<String>>,

@@ -90,6 +90,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tasks::create_profiles_bulk_update))
         .routes(routes!(tasks::create_profiles_export))
         .routes(routes!(org_unit_io::create_import_gpkg))
+        .routes(routes!(org_unit_io::create_export))
         .routes(routes!(datasources::list, datasources::create))
         .routes(routes!(datasources::retrieve, datasources::update))
         .routes(routes!(

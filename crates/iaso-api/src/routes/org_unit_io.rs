@@ -12,16 +12,27 @@
 
 use crate::auth::Member;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::QueryParams;
+use crate::routes::geo_common::{self, ORG_UNIT_READ};
 use crate::routes::tasks::launch;
 use crate::state::AppState;
 use crate::uploads::{store_field, StoredUpload};
+use axum::body::Body;
 use axum::extract::{Multipart, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
+use futures::StreamExt;
 use iaso_domain::{DataSourceId, Permission};
-use iaso_tasks::kinds::import_gpkg;
+use iaso_exchange::export::Format;
+use iaso_store::org_unit_io::ExportQuery;
+use iaso_store::org_unit_search::OrgUnitFilter;
+use iaso_store::org_units::OrgUnitScope;
+use iaso_tasks::kinds::{export_org_units, import_gpkg};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 /// Reads a multipart form: the `file` field goes to the file store, text fields are kept.
 async fn read_form(
@@ -179,4 +190,133 @@ pub async fn create_import_gpkg(
             Err(e)
         }
     }
+}
+
+// ------------------------------------------------------------------------------- exports
+
+/// The export asked by a list query, if any: Iaso exports when `csv`, `xlsx` or `gpkg` has
+/// any non-empty value (even `false`); `geojson` is an addition of this port; `parquet` is
+/// refused (not implemented, see the decision record).
+pub(crate) fn export_format(q: &QueryParams) -> ApiResult<Option<Format>> {
+    let set = |k: &str| q.get(k).is_some_and(|v| !v.is_empty());
+    if set("parquet") {
+        return Err(ApiError::BadRequest(
+            "Parquet exports are not available on this server: use csv, xlsx, gpkg or geojson."
+                .into(),
+        ));
+    }
+    Ok([
+        ("csv", Format::Csv),
+        ("xlsx", Format::Xlsx),
+        ("gpkg", Format::Gpkg),
+        ("geojson", Format::GeoJson),
+    ]
+    .into_iter()
+    .find(|(k, _)| set(k))
+    .map(|(_, f)| f))
+}
+
+fn export_file_name(state: &AppState, member: &Member, format: Format) -> String {
+    iaso_exchange::export::file_name(
+        &state.settings.environment,
+        &member.membership().account.name,
+        chrono::Utc::now(),
+        format,
+    )
+}
+
+/// Streams an export as the response body (bounded memory; the body starts when the first
+/// chunk is ready: at once for CSV/GeoJSON, after the file is built for XLSX/GeoPackage).
+pub(crate) async fn export_response(
+    state: &AppState,
+    member: &Member,
+    scope: OrgUnitScope,
+    filters: Vec<OrgUnitFilter>,
+    order: Vec<String>,
+    format: Format,
+) -> ApiResult<Response> {
+    let name = export_file_name(state, member, format);
+    let q = ExportQuery {
+        scope,
+        filters,
+        order,
+    };
+    let (tx, rx) = futures::channel::mpsc::channel::<bytes::Bytes>(8);
+    let store = state.store.clone();
+    let rows = Arc::new(AtomicU64::new(0));
+    let (done_tx, done_rx) = futures::channel::oneshot::channel::<Result<(), String>>();
+    tokio::spawn(async move {
+        let r = export_org_units::produce(&store, &q, format, tx, rows).await;
+        if let Err(e) = &r {
+            tracing::error!(error = %e, "org unit export failed");
+        }
+        let _ = done_tx.send(r.map_err(|e| e.0));
+    });
+    // The body ends with an error (the connection is cut) when the export fails half-way.
+    let tail = futures::stream::once(async move {
+        match done_rx.await {
+            Ok(Ok(())) | Err(_) => None,
+            Ok(Err(e)) => Some(Err(std::io::Error::other(e))),
+        }
+    })
+    .filter_map(|x| async move { x });
+    let body = rx.map(Ok::<_, std::io::Error>).chain(tail);
+    let mut response = (StatusCode::OK, Body::from_stream(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename={name}")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}
+
+/// Export org units as a task (result file)
+///
+/// The query string is the one of `GET /api/orgunits/` (filters, `searches`, `order`) with
+/// `format=csv|xlsx|gpkg|geojson` (or `csv=true` etc.). The file is written to the file store
+/// and downloaded from `/api/tasks/{id}/download/`. An addition of this port for very large
+/// exports; Iaso only exports synchronously.
+#[utoipa::path(post, path = "/api/tasks/create/exportorgunits/", tag = "tasks",
+    responses((status = 201, description = "`{task}`"), (status = 400), (status = 403)))]
+pub async fn create_export(
+    State(state): State<AppState>,
+    member: Member,
+    q: QueryParams,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    member.require_any(ORG_UNIT_READ)?;
+    let format = match q.get("format") {
+        Some(f) => Format::from_name(f).ok_or_else(|| {
+            ApiError::field(
+                "format",
+                format!("\"{f}\" is not one of csv, xlsx, gpkg, geojson."),
+            )
+        })?,
+        None => export_format(&q)?.unwrap_or(Format::Csv),
+    };
+    let scope = geo_common::scope(&state, &member).await?;
+    let (filters, _) = super::org_units::list_filters(&state, &member, &scope, &q).await?;
+    let roots = if member.principal.user.is_superuser {
+        Vec::new()
+    } else {
+        member
+            .membership()
+            .org_unit_ids
+            .iter()
+            .map(|i| i.get())
+            .collect()
+    };
+    let params = export_org_units::Params {
+        format: format.extension().to_string(),
+        filters,
+        order: q
+            .get("order")
+            .map(|o| vec![o.to_string()])
+            .unwrap_or_default(),
+        roots,
+        file_name: export_file_name(&state, &member, format),
+    };
+    launch(&state, &member, export_org_units::NAME, &params).await
 }

@@ -397,33 +397,14 @@ fn as_location(ou: &OrgUnit, geo: Option<&Geometry>) -> Value {
     })
 }
 
-/// Search, list and map mode of org units.
-#[utoipa::path(get, path = "/api/orgunits/", tag = "org units",
-    params(("search" = Option<String>, Query, description = "Text in names (or an alias), or ids:1,2 / refs:a,b / codes:x"),
-           ("searches" = Option<String>, Query, description = "JSON array of filter objects"),
-           ("validation_status" = Option<String>, Query, description = "Comma-separated, `all`; default VALID"),
-           ("orgUnitTypeId" = Option<String>, Query), ("orgUnitParentId" = Option<i64>, Query), ("parent_id" = Option<i64>, Query),
-           ("version" = Option<i64>, Query), ("source" = Option<i64>, Query), ("defaultVersion" = Option<bool>, Query),
-           ("group" = Option<String>, Query), ("geography" = Option<String>, Query), ("withShape" = Option<bool>, Query),
-           ("bbox" = Option<String>, Query, description = "min_lon,min_lat,max_lon,max_lat (extension)"),
-           ("order" = Option<String>, Query), ("limit" = Option<i64>, Query), ("page" = Option<i64>, Query),
-           ("asLocation" = Option<bool>, Query), ("withShapes" = Option<bool>, Query), ("smallSearch" = Option<bool>, Query),
-           ("fields" = Option<String>, Query)),
-    responses((status = 200, description = "`{count, counts, orgunits, ...}` with `limit`, `{orgUnits: [...]}` without")))]
-pub async fn list(
-    State(state): State<AppState>,
-    member: Member,
-    q: QueryParams,
-) -> ApiResult<Response> {
-    if ["csv", "xlsx", "gpkg", "parquet"]
-        .iter()
-        .any(|k| q.get(k).is_some())
-    {
-        return Err(ApiError::BadRequest(
-            "File exports of org units are not available on this server yet.".into(),
-        ));
-    }
-    let scope = geo_common::scope(&state, &member).await?;
+/// The filters of a list query: the query string itself, or each entry of `searches` (then
+/// results carry their `search_index`).
+pub(crate) async fn list_filters(
+    state: &AppState,
+    member: &Member,
+    scope: &OrgUnitScope,
+    q: &QueryParams,
+) -> ApiResult<(Vec<OrgUnitFilter>, bool)> {
     let getter = |name: &str| q.get(name).map(String::from);
     let (filters, indexed) = match q.get("searches") {
         Some(raw) => {
@@ -457,12 +438,12 @@ pub async fn list(
                         other => Some(other.to_string()),
                     }
                 };
-                filters.push(parse_filter(&state, &member, &scope, &get).await?);
+                filters.push(parse_filter(state, member, scope, &get).await?);
             }
             (filters, true)
         }
         None => (
-            vec![parse_filter(&state, &member, &scope, &getter).await?],
+            vec![parse_filter(state, member, scope, &getter).await?],
             false,
         ),
     };
@@ -471,6 +452,36 @@ pub async fn list(
             "searches",
             "At least one search is needed.",
         ));
+    }
+    Ok((filters, indexed))
+}
+
+/// Search, list and map mode of org units.
+#[utoipa::path(get, path = "/api/orgunits/", tag = "org units",
+    params(("search" = Option<String>, Query, description = "Text in names (or an alias), or ids:1,2 / refs:a,b / codes:x"),
+           ("searches" = Option<String>, Query, description = "JSON array of filter objects"),
+           ("validation_status" = Option<String>, Query, description = "Comma-separated, `all`; default VALID"),
+           ("orgUnitTypeId" = Option<String>, Query), ("orgUnitParentId" = Option<i64>, Query), ("parent_id" = Option<i64>, Query),
+           ("version" = Option<i64>, Query), ("source" = Option<i64>, Query), ("defaultVersion" = Option<bool>, Query),
+           ("group" = Option<String>, Query), ("geography" = Option<String>, Query), ("withShape" = Option<bool>, Query),
+           ("bbox" = Option<String>, Query, description = "min_lon,min_lat,max_lon,max_lat (extension)"),
+           ("order" = Option<String>, Query), ("limit" = Option<i64>, Query), ("page" = Option<i64>, Query),
+           ("asLocation" = Option<bool>, Query), ("withShapes" = Option<bool>, Query), ("smallSearch" = Option<bool>, Query),
+           ("fields" = Option<String>, Query)),
+    responses((status = 200, description = "`{count, counts, orgunits, ...}` with `limit`, `{orgUnits: [...]}` without")))]
+pub async fn list(
+    State(state): State<AppState>,
+    member: Member,
+    q: QueryParams,
+) -> ApiResult<Response> {
+    let scope = geo_common::scope(&state, &member).await?;
+    let (filters, indexed) = list_filters(&state, &member, &scope, &q).await?;
+    if let Some(format) = super::org_unit_io::export_format(&q)? {
+        let order = q
+            .get("order")
+            .map_or_else(|| vec!["name".to_string()], |o| vec![o.to_string()]);
+        return super::org_unit_io::export_response(&state, &member, scope, filters, order, format)
+            .await;
     }
     let order: Vec<String> = match q.get("order") {
         Some(o) => vec![o.to_string()],

@@ -1,6 +1,7 @@
 //! The task types this build can run. Each module holds a handler, its parameters (what the
 //! API's creation endpoint stores) and its name.
 
+pub mod export_org_units;
 pub mod import_gpkg;
 pub mod profiles_bulk_update;
 pub mod profiles_export;
@@ -14,4 +15,5 @@ pub fn registry() -> Registry {
         .with(profiles_export::ProfilesExport)
         .with(profiles_bulk_update::ProfilesBulkUpdate)
         .with(import_gpkg::ImportGpkg)
+        .with(export_org_units::ExportOrgUnits)
 }
