@@ -18,6 +18,17 @@ use serde_json::{json, Value as Json};
 use sqlx::types::Json as SqlJson;
 use std::collections::HashMap;
 
+/// Rows per multi-row statement with `cols` bind values per row: SQLite resolves `$n` names
+/// with a linear search while parsing (quadratic in one statement's parameters), so it gets
+/// about 1000 parameters per statement; PostgreSQL about 8000.
+pub fn rows_per_statement(backend: Backend, cols: usize) -> usize {
+    let params = match backend {
+        Backend::Postgres => 8_000,
+        Backend::Sqlite => 1_000,
+    };
+    (params / cols.max(1)).max(1)
+}
+
 /// Iaso's artificial reference of a unit or group without `source_ref`.
 pub fn iaso_ref(id: i64) -> String {
     format!("iaso:{id}")
@@ -383,7 +394,8 @@ pub async fn version_unit_index(
 
 /// Inserts group memberships in multi-row statements (duplicates must be removed first).
 pub async fn insert_memberships(c: &mut impl Conn, pairs: &[(i64, i64)]) -> StoreResult<()> {
-    for chunk in pairs.chunks(10_000) {
+    let per = rows_per_statement(c.backend(), 2);
+    for chunk in pairs.chunks(per) {
         if chunk.is_empty() {
             continue;
         }
@@ -401,7 +413,8 @@ pub async fn insert_memberships(c: &mut impl Conn, pairs: &[(i64, i64)]) -> Stor
 
 /// Removes every group membership of these units.
 pub async fn delete_memberships(c: &mut impl Conn, units: &[i64]) -> StoreResult<()> {
-    for chunk in units.chunks(10_000) {
+    let per = rows_per_statement(c.backend(), 1);
+    for chunk in units.chunks(per) {
         if chunk.is_empty() {
             continue;
         }
@@ -430,7 +443,8 @@ pub async fn insert_audit_bulk(
     rows: &[AuditRow],
 ) -> StoreResult<()> {
     let now = iaso_db::now();
-    for chunk in rows.chunks(2_000) {
+    let per = rows_per_statement(c.backend(), 8);
+    for chunk in rows.chunks(per) {
         if chunk.is_empty() {
             continue;
         }
@@ -506,7 +520,8 @@ fn django_ts(ts: Option<DateTime<Utc>>) -> Json {
 /// units, read in batches.
 pub async fn unit_snapshots(c: &mut impl Conn, ids: &[i64]) -> StoreResult<HashMap<i64, Json>> {
     let mut out = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(2_000) {
+    let per = rows_per_statement(c.backend(), 1);
+    for chunk in ids.chunks(per) {
         if chunk.is_empty() {
             continue;
         }
@@ -592,7 +607,8 @@ pub struct TreeMove {
 /// Rewrites parents, paths and depths of units (computed by the caller for a whole version).
 /// Paths end with the unit's own id, so no intermediate state collides on the unique path.
 pub async fn apply_tree_moves(c: &mut impl Conn, moves: &[TreeMove]) -> StoreResult<()> {
-    for chunk in moves.chunks(500) {
+    let per = rows_per_statement(c.backend(), 6);
+    for chunk in moves.chunks(per) {
         if chunk.is_empty() {
             continue;
         }
@@ -970,4 +986,306 @@ impl Store {
             })
             .collect())
     }
+}
+
+// ------------------------------------------------------------------------------ bulk update
+
+/// A unit selected by a bulk operation.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct SelectedUnit {
+    pub id: i64,
+    pub name: String,
+    pub version_id: i64,
+    pub org_unit_type_id: Option<i64>,
+    pub read_only: bool,
+}
+
+/// Units of the scope: matching any of `filters` (select all), or among `ids`; minus
+/// `excluded`. In id order.
+pub async fn select_units(
+    c: &mut impl Conn,
+    scope: &OrgUnitScope,
+    filters: Option<&[OrgUnitFilter]>,
+    ids: &[i64],
+    excluded: &[i64],
+) -> StoreResult<Vec<SelectedUnit>> {
+    let head = "SELECT ou.id, ou.name, ou.version_id, ou.org_unit_type_id, ds.read_only FROM org_units ou
+         JOIN source_versions sv ON sv.id = ou.version_id JOIN data_sources ds ON ds.id = sv.data_source_id
+         WHERE 1 = 1";
+    let mut out = Vec::new();
+    match filters {
+        Some(filters) => {
+            let resolved = crate::org_unit_search::resolve_filters(c, scope, filters).await?;
+            let mut q = Sql::new(head);
+            scope.push(&mut q, "ou");
+            crate::org_unit_search::push_filters(&mut q, scope, &resolved);
+            q.push(" ORDER BY ou.id");
+            out = c.fetch_all(q).await?;
+        }
+        None => {
+            let per = rows_per_statement(c.backend(), 1);
+            for chunk in ids.chunks(per) {
+                let mut q = Sql::new(head);
+                scope.push(&mut q, "ou");
+                q.push(" AND ou.id IN (")
+                    .bind_list(chunk.iter().copied())
+                    .push(") ORDER BY ou.id");
+                let rows: Vec<SelectedUnit> = c.fetch_all(q).await?;
+                out.extend(rows);
+            }
+        }
+    }
+    if !excluded.is_empty() {
+        let ex: std::collections::HashSet<i64> = excluded.iter().copied().collect();
+        out.retain(|u| !ex.contains(&u.id));
+    }
+    Ok(out)
+}
+
+/// Groups by id with their version (bulk changes check versions).
+pub async fn group_versions(c: &mut impl Conn, ids: &[i64]) -> StoreResult<HashMap<i64, i64>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut q = Sql::new("SELECT id, source_version_id FROM groups WHERE id IN (");
+    q.bind_list(ids.iter().copied()).push(")");
+    let rows: Vec<(i64, i64)> = c.fetch_all(q).await?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Sets the status and/or type of units (one statement per call).
+pub async fn set_status_and_type(
+    c: &mut impl Conn,
+    ids: &[i64],
+    status: Option<&str>,
+    type_id: Option<i64>,
+) -> StoreResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut q = Sql::new("UPDATE org_units SET updated_at = ");
+    q.bind(iaso_db::now());
+    if let Some(s) = status {
+        q.push(", validation_status = ").bind(s);
+    }
+    if let Some(t) = type_id {
+        q.push(", org_unit_type_id = ").bind(t);
+    }
+    q.push(" WHERE id IN (")
+        .bind_list(ids.iter().copied())
+        .push(")");
+    c.execute(q).await?;
+    Ok(())
+}
+
+/// Removes memberships of `groups` for `units`.
+pub async fn remove_from_groups(
+    c: &mut impl Conn,
+    units: &[i64],
+    groups: &[i64],
+) -> StoreResult<()> {
+    if units.is_empty() || groups.is_empty() {
+        return Ok(());
+    }
+    let mut q = Sql::new("DELETE FROM group_org_units WHERE group_id IN (");
+    q.bind_list(groups.iter().copied())
+        .push(") AND org_unit_id IN (")
+        .bind_list(units.iter().copied())
+        .push(")");
+    c.execute(q).await?;
+    Ok(())
+}
+
+/// The account's org unit type, if it exists.
+pub async fn account_type_exists(
+    c: &mut impl Conn,
+    account: AccountId,
+    id: i64,
+) -> StoreResult<bool> {
+    let row: Option<(i64,)> = c
+        .fetch_optional(sql!(
+            "SELECT id FROM org_unit_types WHERE id = $1 AND account_id = $2",
+            id,
+            account.get()
+        ))
+        .await?;
+    Ok(row.is_some())
+}
+
+// ------------------------------------------------------------------------------ copy version
+
+/// The id of version `number` of a source visible to the account.
+pub async fn version_by_number(
+    c: &mut impl Conn,
+    account: AccountId,
+    source: DataSourceId,
+    number: i64,
+) -> StoreResult<Option<SourceVersionId>> {
+    let row: Option<(i64,)> = c
+        .fetch_optional(sql!(
+            &format!(
+                "SELECT sv.id FROM source_versions sv JOIN data_sources ds ON ds.id = sv.data_source_id
+                 WHERE ds.id = $1 AND sv.number = $2 AND {}",
+                crate::sources::source_visible("ds", "$3")
+            ),
+            source.get(),
+            number,
+            account.get()
+        ))
+        .await?;
+    Ok(row.map(|r| SourceVersionId(r.0)))
+}
+
+/// Number of units of a version.
+pub async fn count_version_units(c: &mut impl Conn, version: SourceVersionId) -> StoreResult<i64> {
+    Ok(c.fetch_scalar(sql!(
+        "SELECT COUNT(*) FROM org_units WHERE version_id = $1",
+        version.get()
+    ))
+    .await?)
+}
+
+/// Deletes every unit of a version (Iaso's `force` of copy_version), keeping tombstones for
+/// the mobile delta sync.
+pub async fn delete_version_units(c: &mut impl Conn, version: SourceVersionId) -> StoreResult<()> {
+    c.execute(sql!(
+        "INSERT INTO org_unit_tombstones (org_unit_id, version_id, deleted_at)
+         SELECT id, version_id, $2 FROM org_units WHERE version_id = $1",
+        version.get(),
+        iaso_db::now()
+    ))
+    .await?;
+    c.execute(sql!(
+        "DELETE FROM org_units WHERE version_id = $1",
+        version.get()
+    ))
+    .await?;
+    Ok(())
+}
+
+const COPIED_COLUMNS: &str = "name, name_key, uuid, custom, validation_status, org_unit_type_id, aliases, \
+    aliases_key, sub_source, source_ref, code, latitude, longitude, altitude, geom, simplified_geom, catchment, \
+    min_lon, min_lat, max_lon, max_lat, gps_source, opening_date, closed_date, extra_fields, default_image_id, \
+    creator_id, source_created_at, created_at, updated_at";
+
+/// Copies groups sets, groups, units (every column, new ids, remapped parents and paths) and
+/// memberships of `from` into `to`. Returns the number of units copied.
+pub async fn copy_version_content(
+    c: &mut impl Conn,
+    from: SourceVersionId,
+    to: SourceVersionId,
+) -> StoreResult<i64> {
+    let now = iaso_db::now();
+    // Groups and group sets.
+    let groups = version_groups(c, from).await?;
+    let mut group_map: HashMap<i64, i64> = HashMap::new();
+    for g in &groups {
+        let id = crate::groups::insert_group(c, to, &g.name, g.source_ref.as_deref(), &[])
+            .await?
+            .get();
+        group_map.insert(g.id, id);
+    }
+    let sets: Vec<(i64, String, Option<String>, String)> = c
+        .fetch_all(sql!(
+            "SELECT id, name, source_ref, group_belonging FROM group_sets WHERE source_version_id = $1 ORDER BY id",
+            from.get()
+        ))
+        .await?;
+    for (id, name, source_ref, belonging) in sets {
+        let new: i64 = c
+            .fetch_scalar(sql!(
+                "INSERT INTO group_sets (source_version_id, name, source_ref, group_belonging, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $5) RETURNING id",
+                to.get(),
+                name,
+                source_ref,
+                belonging,
+                now
+            ))
+            .await?;
+        let members: Vec<(i64,)> = c
+            .fetch_all(sql!(
+                "SELECT group_id FROM group_set_groups WHERE group_set_id = $1",
+                id
+            ))
+            .await?;
+        for (g,) in members {
+            if let Some(ng) = group_map.get(&g) {
+                c.execute(sql!(
+                    "INSERT INTO group_set_groups (group_set_id, group_id) VALUES ($1, $2)",
+                    new,
+                    *ng
+                ))
+                .await?;
+            }
+        }
+    }
+    // Units: a temporary map old id → new id and new path, then one INSERT ... SELECT.
+    let index = version_unit_index(c, from).await?;
+    let n = index.len();
+    let fresh = crate::org_units::reserve_org_unit_ids(c, n).await?;
+    let map: HashMap<i64, i64> = index.iter().map(|u| u.id).zip(fresh).collect();
+    c.execute(Sql::new(
+        "CREATE TEMPORARY TABLE copy_version_map (old_id BIGINT PRIMARY KEY, new_id BIGINT NOT NULL, new_path TEXT NOT NULL)",
+    ))
+    .await?;
+    let per = rows_per_statement(c.backend(), 3);
+    for chunk in index.chunks(per) {
+        let mut q = Sql::new("INSERT INTO copy_version_map (old_id, new_id, new_path) VALUES ");
+        for (i, u) in chunk.iter().enumerate() {
+            if i > 0 {
+                q.push(", ");
+            }
+            let path: Vec<String> = crate::org_units::path_ids(&u.path)
+                .iter()
+                .map(|id| map.get(id).copied().unwrap_or(*id).to_string())
+                .collect();
+            q.push("(")
+                .bind(u.id)
+                .push(", ")
+                .bind(map.get(&u.id).copied().unwrap_or(u.id))
+                .push(", ")
+                .bind(path.join("."))
+                .push(")");
+        }
+        c.execute(q).await?;
+    }
+    c.execute(sql!(
+        &format!(
+            "INSERT INTO org_units (id, version_id, parent_id, path, depth, {COPIED_COLUMNS})
+             SELECT m.new_id, $1, pm.new_id, m.new_path, ou.depth, {}
+             FROM org_units ou JOIN copy_version_map m ON m.old_id = ou.id
+             LEFT JOIN copy_version_map pm ON pm.old_id = ou.parent_id
+             WHERE ou.version_id = $2 ORDER BY ou.depth, ou.id",
+            COPIED_COLUMNS
+                .split(", ")
+                .map(|c| format!("ou.{}", c.trim()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        to.get(),
+        from.get()
+    ))
+    .await?;
+    for (old, new) in &group_map {
+        c.execute(sql!(
+            "INSERT INTO group_org_units (group_id, org_unit_id)
+             SELECT $1, m.new_id FROM group_org_units gu JOIN copy_version_map m ON m.old_id = gu.org_unit_id
+             WHERE gu.group_id = $2",
+            *new,
+            *old
+        ))
+        .await?;
+    }
+    c.execute(Sql::new("DROP TABLE copy_version_map")).await?;
+    if c.backend() == Backend::Sqlite {
+        if let Some(max) = map.values().max() {
+            c.execute(sql!(
+                "UPDATE sqlite_sequence SET seq = MAX(seq, $1) WHERE name = 'org_units'",
+                *max
+            ))
+            .await?;
+        }
+    }
+    Ok(n as i64)
 }

@@ -540,9 +540,15 @@ pub async fn insert_org_units_bulk(
     units: &[BulkOrgUnit],
     creator: Option<UserId>,
 ) -> StoreResult<()> {
-    const COLS: usize = 22;
+    const COLS: usize = 28;
     // PostgreSQL accepts 65535 bind values per statement, SQLite 32766.
-    let per_statement = 32_000 / COLS;
+    // Rows per statement: PostgreSQL amortises its round trips over a few hundred rows;
+    // SQLite resolves `$n` parameter names with a linear search while parsing, which is
+    // quadratic in the parameters of one statement, so it gets ~1000 parameters at a time.
+    let per_statement = match c.backend() {
+        Backend::Postgres => 8_000 / COLS,
+        Backend::Sqlite => 1_000 / COLS,
+    };
     let now = iaso_db::now();
     for chunk in units.chunks(per_statement) {
         let mut q = Sql::new(

@@ -28,7 +28,9 @@ use iaso_exchange::export::Format;
 use iaso_store::org_unit_io::ExportQuery;
 use iaso_store::org_unit_search::OrgUnitFilter;
 use iaso_store::org_units::OrgUnitScope;
-use iaso_tasks::kinds::{export_org_units, import_gpkg};
+use iaso_tasks::kinds::{
+    copy_version, export_org_units, import_gpkg, org_unit_bulk_update, tree_import,
+};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
@@ -319,4 +321,234 @@ pub async fn create_export(
         file_name: export_file_name(&state, &member, format),
     };
     launch(&state, &member, export_org_units::NAME, &params).await
+}
+
+// ------------------------------------------------------------------------ bulk update, copy
+
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct BulkUpdateBody {
+    #[serde(default)]
+    select_all: bool,
+    #[serde(default)]
+    selected_ids: Vec<i64>,
+    #[serde(default)]
+    unselected_ids: Vec<i64>,
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    searches: Vec<Value>,
+    org_unit_type: Option<i64>,
+    #[serde(default)]
+    groups_added: Vec<i64>,
+    #[serde(default)]
+    groups_removed: Vec<i64>,
+    validation_status: Option<String>,
+}
+
+/// Bulk change of org units (task `org_unit_bulk_update`)
+///
+/// Iaso's body: `select_all`, `selected_ids`, `unselected_ids`, `searches` (list filters, with
+/// `select_all`), `org_unit_type`, `groups_added`, `groups_removed`, `validation_status`.
+/// Runs in one transaction, audited (`org_unit_api_bulk`); units of types the caller may not
+/// edit are skipped.
+#[utoipa::path(post, path = "/api/tasks/create/orgunitsbulkupdate/", tag = "tasks",
+    request_body = BulkUpdateBody,
+    responses((status = 201, description = "`{task}`"), (status = 400), (status = 403)))]
+pub async fn create_bulk_update(
+    State(state): State<AppState>,
+    member: Member,
+    crate::extract::ApiJson(body): crate::extract::ApiJson<BulkUpdateBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    member.require_any(super::org_units::WRITE)?;
+    if let Some(s) = &body.validation_status {
+        if !iaso_store::org_units::VALIDATION_STATUSES.contains(&s.as_str()) {
+            return Err(ApiError::field(
+                "validation_status",
+                format!("\"{s}\" is not a valid choice."),
+            ));
+        }
+    }
+    if !body.select_all && body.selected_ids.is_empty() {
+        return Err(ApiError::field(
+            "selected_ids",
+            "Select org units, or use select_all.",
+        ));
+    }
+    let scope = geo_common::scope(&state, &member).await?;
+    let filters = if body.select_all && !body.searches.is_empty() {
+        super::org_units::filters_from_searches(&state, &member, &scope, &body.searches).await?
+    } else {
+        Vec::new()
+    };
+    let params = org_unit_bulk_update::Params {
+        select_all: body.select_all,
+        selected_ids: body.selected_ids,
+        unselected_ids: body.unselected_ids,
+        filters,
+        org_unit_type: body.org_unit_type,
+        groups_added: body.groups_added,
+        groups_removed: body.groups_removed,
+        validation_status: body.validation_status,
+        roots: scope.root_ids.iter().map(|i| i.get()).collect(),
+        editable_types: geo_common::editable_types(&member)
+            .iter()
+            .map(|t| t.get())
+            .collect(),
+    };
+    launch(&state, &member, org_unit_bulk_update::NAME, &params).await
+}
+
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+pub struct CopyVersionBody {
+    source_source_id: i64,
+    source_version_number: i64,
+    destination_source_id: Option<i64>,
+    destination_version_number: Option<i64>,
+    #[serde(default)]
+    force: bool,
+}
+
+async fn copy_version(
+    state: &AppState,
+    member: &Member,
+    body: CopyVersionBody,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    member.require(Permission::Sources)?;
+    let account = member.account_id();
+    let origin = state
+        .store
+        .source(account, DataSourceId(body.source_source_id))
+        .await
+        .map_err(|_| ApiError::field("source_source_id", "Unauthorized source"))?;
+    if !origin
+        .versions
+        .iter()
+        .any(|v| v.number == body.source_version_number)
+    {
+        return Err(ApiError::field(
+            "source_version_number",
+            "This version does not exist.",
+        ));
+    }
+    let dest_id = body.destination_source_id.unwrap_or(body.source_source_id);
+    let dest = state
+        .store
+        .source(account, DataSourceId(dest_id))
+        .await
+        .map_err(|_| ApiError::field("destination_source_id", "Unauthorized source"))?;
+    if dest_id == body.source_source_id
+        && body.destination_version_number == Some(body.source_version_number)
+    {
+        return Err(ApiError::BadRequest(
+            "Cannot copy a version to the same version".into(),
+        ));
+    }
+    if let Some(n) = body.destination_version_number {
+        if let Some(v) = dest.versions.iter().find(|v| v.number == n) {
+            if v.org_units_count > 0 && !body.force {
+                return Err(ApiError::BadRequest(format!(
+                    "This is going to delete {} org units records. Use the force parameter to proceed",
+                    v.org_units_count
+                )));
+            }
+        }
+    }
+    let params = copy_version::Params {
+        source_source_id: body.source_source_id,
+        source_version_number: body.source_version_number,
+        destination_source_id: body.destination_source_id,
+        destination_version_number: body.destination_version_number,
+        force: body.force,
+    };
+    launch(state, member, copy_version::NAME, &params).await
+}
+
+/// Copy a version (task `copy_version`, Iaso's path)
+#[utoipa::path(post, path = "/api/copyversion/", tag = "tasks", request_body = CopyVersionBody,
+    responses((status = 200, description = "`{task}`"), (status = 400), (status = 403)))]
+pub async fn create_copy_version_iaso(
+    State(state): State<AppState>,
+    member: Member,
+    crate::extract::ApiJson(body): crate::extract::ApiJson<CopyVersionBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    // Iaso answers 200 on this path.
+    copy_version(&state, &member, body)
+        .await
+        .map(|(_, j)| (StatusCode::OK, j))
+}
+
+/// Copy a version (task `copy_version`)
+///
+/// Body: `source_source_id`, `source_version_number`, `destination_source_id` (default: the
+/// same source), `destination_version_number` (default: next), `force` (replace the
+/// destination's units).
+#[utoipa::path(post, path = "/api/tasks/create/copyversion/", tag = "tasks",
+    request_body = CopyVersionBody,
+    responses((status = 201, description = "`{task}`"), (status = 400), (status = 403)))]
+pub async fn create_copy_version(
+    State(state): State<AppState>,
+    member: Member,
+    crate::extract::ApiJson(body): crate::extract::ApiJson<CopyVersionBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    copy_version(&state, &member, body).await
+}
+
+/// Import a tree from CSV/XLSX (task `tree_importer`)
+///
+/// Multipart: `file` (`.csv` or `.xlsx`), `data_source` (id), `version_number` (optional),
+/// and either `data_dict` (Iaso's tree_importer data dictionary as JSON: `name`, `parents`,
+/// `latitude`, `longitude`, `source_ref`) with `main_org_unit_name` (the leaf type), or no
+/// dictionary for the simple layout (`ref,name,parent_ref,type,depth,latitude,longitude,code,
+/// opening_date,closed_date,group_refs`, with `default_valid`). `delimiter`: `;` by default
+/// with a dictionary (Iaso's), `,` for the simple layout.
+#[utoipa::path(post, path = "/api/tasks/create/importtree/", tag = "tasks",
+    responses((status = 201, description = "`{task}`"), (status = 400), (status = 403)))]
+pub async fn create_tree_import(
+    State(state): State<AppState>,
+    member: Member,
+    multipart: Multipart,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    member.require(Permission::Sources)?;
+    let (upload, fields) = read_form(&state, &member, multipart).await?;
+    let Some(upload) = upload else {
+        return Err(ApiError::field("file", "No file was submitted."));
+    };
+    let params = async {
+        let source = form_int(&fields, "data_source")?
+            .ok_or_else(|| ApiError::field("data_source", "This field is required."))?;
+        check_source(&state, &member, source).await?;
+        let data_dict = match fields.get("data_dict").map(|d| d.trim()) {
+            None | Some("") => None,
+            Some(raw) => Some(serde_json::from_str(raw).map_err(|e| {
+                ApiError::field("data_dict", format!("Invalid data dictionary: {e}"))
+            })?),
+        };
+        let format = if upload.file_name.to_ascii_lowercase().ends_with(".xlsx") {
+            "xlsx"
+        } else {
+            "csv"
+        };
+        Ok(tree_import::Params {
+            file_key: upload.key.clone(),
+            file_name: upload.file_name.clone(),
+            data_source_id: source,
+            version_number: form_int(&fields, "version_number")?,
+            data_dict,
+            main_org_unit_name: fields.get("main_org_unit_name").cloned(),
+            format: format.into(),
+            delimiter: fields.get("delimiter").cloned().filter(|d| !d.is_empty()),
+            validation_status: Some(if form_bool(&fields, "default_valid")? {
+                "VALID".into()
+            } else {
+                "NEW".into()
+            }),
+        })
+    }
+    .await;
+    match params {
+        Ok(p) => launch(&state, &member, tree_import::NAME, &p).await,
+        Err(e) => {
+            discard(&state, &upload).await;
+            Err(e)
+        }
+    }
 }

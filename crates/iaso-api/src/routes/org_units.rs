@@ -397,6 +397,40 @@ fn as_location(ou: &OrgUnit, geo: Option<&Geometry>) -> Value {
     })
 }
 
+/// One filter per entry of Iaso's `searches` (a JSON array of objects of list parameters).
+pub(crate) async fn filters_from_searches(
+    state: &AppState,
+    member: &Member,
+    scope: &OrgUnitScope,
+    items: &[Value],
+) -> ApiResult<Vec<OrgUnitFilter>> {
+    let mut filters = Vec::new();
+    for item in items {
+        let Some(obj) = item.as_object() else {
+            return Err(ApiError::field(
+                "searches",
+                "Expected a JSON array of objects.",
+            ));
+        };
+        let get = |name: &str| -> Option<String> {
+            match obj.get(name)? {
+                Value::Null => None,
+                Value::String(s) if s.trim().is_empty() => None,
+                Value::String(s) => Some(s.trim().to_string()),
+                Value::Array(a) => Some(
+                    a.iter()
+                        .map(|x| x.as_str().map_or_else(|| x.to_string(), String::from))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+                other => Some(other.to_string()),
+            }
+        };
+        filters.push(parse_filter(state, member, scope, &get).await?);
+    }
+    Ok(filters)
+}
+
 /// The filters of a list query: the query string itself, or each entry of `searches` (then
 /// results carry their `search_index`).
 pub(crate) async fn list_filters(
@@ -416,30 +450,7 @@ pub(crate) async fn list_filters(
                     "Expected a JSON array of objects.",
                 ));
             };
-            let mut filters = Vec::new();
-            for item in items {
-                let Some(obj) = item.as_object() else {
-                    return Err(ApiError::field(
-                        "searches",
-                        "Expected a JSON array of objects.",
-                    ));
-                };
-                let get = |name: &str| -> Option<String> {
-                    match obj.get(name)? {
-                        Value::Null => None,
-                        Value::String(s) if s.trim().is_empty() => None,
-                        Value::String(s) => Some(s.trim().to_string()),
-                        Value::Array(a) => Some(
-                            a.iter()
-                                .map(|x| x.as_str().map_or_else(|| x.to_string(), String::from))
-                                .collect::<Vec<_>>()
-                                .join(","),
-                        ),
-                        other => Some(other.to_string()),
-                    }
-                };
-                filters.push(parse_filter(state, member, scope, &get).await?);
-            }
+            let filters = filters_from_searches(state, member, scope, items).await?;
             (filters, true)
         }
         None => (
