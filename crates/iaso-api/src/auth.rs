@@ -143,6 +143,7 @@ impl FromRequestParts<AppState> for MaybeCaller {
 /// An authenticated caller working in an account: every tenant-scoped endpoint takes this.
 pub struct Member {
     pub principal: Principal,
+    pub method: AuthMethod,
     membership: Membership,
 }
 
@@ -159,6 +160,7 @@ impl FromRequestParts<AppState> for Member {
         })?;
         Ok(Member {
             principal: caller.principal,
+            method: caller.method,
             membership,
         })
     }

@@ -298,6 +298,7 @@ const EXEMPT: &[(&str, &str)] = &[
     ("/api/setupaccount/", "superusers create accounts"),
     ("/api/password_reset/", "authentication"),
     ("/api/password_reset/confirm/", "authentication"),
+    ("/api/theme/", "server configuration, no tenant data"),
     (
         "/api/tasks/{id}/logs/",
         "task sub-resource; other accounts get 404 (tests/tasks.rs task_permissions)",
