@@ -17,7 +17,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PERF=${PERF_DIR:-$ROOT/../shared/perf}
 [ -d "$PERF" ] || PERF=/work/shared/perf
 BENCH_DIR=${BENCH_DIR:-/tmp/iaso-bench}
-PORT=${BENCH_PORT:-18081}
+PORT=${BENCH_PORT:-18731}
 BASE=http://127.0.0.1:$PORT
 PASS=bench-password-123
 BIN=${IASO_BIN:-$ROOT/target/release/iaso}
@@ -45,6 +45,7 @@ fi
 
 PID=
 start() {
+  if curl -fs "$BASE/_health/" >/dev/null 2>&1; then echo "port $PORT is taken (BENCH_PORT=...)"; exit 1; fi
   "$BIN" serve --demo --bind 127.0.0.1:$PORT >"$DATA/serve.log" 2>&1 &
   PID=$!
   for _ in $(seq 1 200); do curl -fs "$BASE/_health/" >/dev/null 2>&1 && return; sleep 0.1; done
@@ -87,4 +88,4 @@ for fmt in csv xlsx gpkg; do
     "$(echo "$base_rss / 1024" | bc -l)" "$(echo "$peak / 1024" | bc -l)"
 done
 stop
-rm -rf "$DATA"
+[ -n "${KEEP_DATA:-}" ] && echo "data kept in $DATA" || rm -rf "$DATA"

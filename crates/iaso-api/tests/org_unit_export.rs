@@ -11,6 +11,9 @@ use iaso_api::testing::{Tenant, TestApp};
 use io_common::*;
 use serde_json::Value;
 
+/// What the round trip compares: name, ref, parent ref, group names, latitude, has a shape.
+type Summary = (String, String, Option<String>, Vec<String>, Value, bool);
+
 /// A small pyramid imported from a GeoPackage: country > 2 regions > district, groups.
 async fn seed(app: &TestApp, t: &Tenant, source_name: &str) -> i64 {
     let source = new_source(app, t, source_name).await;
@@ -299,7 +302,6 @@ api_test!(gpkg_export_round_trips, async |app: &TestApp| {
     assert_eq!(done["status"], "SUCCESS", "{done}");
     let v2 = version_of(app, &a, copy, 1).await;
     let list = |version: i64| {
-        let app = app;
         let token = a.token.clone();
         async move {
             let r = app
@@ -315,7 +317,7 @@ api_test!(gpkg_export_round_trips, async |app: &TestApp| {
                 .iter()
                 .map(|u| (u["id"].as_i64().unwrap(), u.clone()))
                 .collect();
-            let mut out: Vec<(String, String, Option<String>, Vec<String>, Value, bool)> = items
+            let mut out: Vec<Summary> = items
                 .iter()
                 .map(|u| {
                     let parent_ref = u["parent_id"]

@@ -240,7 +240,7 @@ api_test!(bad_inputs_fail_and_keep_nothing, async |app: &TestApp| {
     let mut not_sqlite = b"SQLite format 3\0".to_vec();
     not_sqlite.extend_from_slice(&[0u8; 50]);
     let truncated = {
-        let full = make_gpkg(&[good_top.clone()], &[("g1", "G1")]);
+        let full = make_gpkg(std::slice::from_ref(&good_top), &[("g1", "G1")]);
         full[..full.len() / 2].to_vec()
     };
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![

@@ -334,7 +334,7 @@ pub fn read_gpkg(path: &Path, progress: &mut dyn FnMut(usize)) -> Result<GpkgInp
                 geom,
             });
             read += 1;
-            if read % 10_000 == 0 {
+            if read.is_multiple_of(10_000) {
                 progress(read);
             }
         }

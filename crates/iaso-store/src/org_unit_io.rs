@@ -270,6 +270,15 @@ pub async fn link_sub_type(
     Ok(())
 }
 
+/// Who writes, for audit rows.
+#[derive(Debug, Clone, Copy)]
+pub struct Author<'a> {
+    pub account: AccountId,
+    pub user: Option<UserId>,
+    /// Audit source (`gpkg_import`...).
+    pub source: &'a str,
+}
+
 /// A group of a version, for reference lookups.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct GroupIndexRow {
@@ -296,14 +305,17 @@ pub async fn version_groups(
 /// table), with its audit row.
 pub async fn upsert_group(
     c: &mut impl Conn,
-    account: AccountId,
+    who: &Author<'_>,
     version: SourceVersionId,
     existing: Option<&GroupIndexRow>,
     source_ref: &str,
     name: &str,
-    user: Option<UserId>,
-    audit_source: &str,
 ) -> StoreResult<i64> {
+    let Author {
+        account,
+        user,
+        source: audit_source,
+    } = *who;
     let now = iaso_db::now();
     let group_json = |id: i64, name: &str, created: DateTime<Utc>| {
         json!([{"model": "iaso.group", "pk": id, "fields": {
@@ -872,6 +884,15 @@ pub struct ExportLayer {
     pub with_point_only: i64,
 }
 
+#[derive(sqlx::FromRow)]
+struct LayerRow {
+    type_depth: Option<i64>,
+    type_name: Option<String>,
+    units: i64,
+    with_shape: Option<i64>,
+    with_point_only: Option<i64>,
+}
+
 /// What to export: the caller's scope and the list filters (one, or several `searches`
 /// unioned), in `order`.
 #[derive(Debug, Clone)]
@@ -973,16 +994,15 @@ impl Store {
         crate::org_unit_search::push_filters(&mut s, &q.scope, &filters);
         s.push(" GROUP BY t.depth, t.name");
         let mut db = self.db.clone();
-        let rows: Vec<(Option<i64>, Option<String>, i64, Option<i64>, Option<i64>)> =
-            db.fetch_all(s).await?;
+        let rows: Vec<LayerRow> = db.fetch_all(s).await?;
         Ok(rows
             .into_iter()
             .map(|r| ExportLayer {
-                type_depth: r.0,
-                type_name: r.1,
-                units: r.2,
-                with_shape: r.3.unwrap_or(0),
-                with_point_only: r.4.unwrap_or(0),
+                type_depth: r.type_depth,
+                type_name: r.type_name,
+                units: r.units,
+                with_shape: r.with_shape.unwrap_or(0),
+                with_point_only: r.with_point_only.unwrap_or(0),
             })
             .collect())
     }

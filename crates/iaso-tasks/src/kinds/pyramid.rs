@@ -134,13 +134,15 @@ pub async fn apply(
             .and_then(|id| existing_groups.iter().find(|e| e.id == *id));
         let id = org_unit_io::upsert_group(
             &mut **tx,
-            t.account,
+            &org_unit_io::Author {
+                account: t.account,
+                user: t.user,
+                source: t.audit_source,
+            },
             version,
             current,
             &g.reference,
             &g.name,
-            t.user,
-            t.audit_source,
         )
         .await?;
         group_by_ref.insert(g.reference.clone(), id);

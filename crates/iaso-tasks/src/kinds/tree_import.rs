@@ -197,7 +197,7 @@ impl TaskHandler for TreeImport {
         let mut nodes: Vec<NewNode> = Vec::new();
         let total = input.leaves.len() as i64;
         for (i, leaf) in input.leaves.iter().enumerate() {
-            if i % 5_000 == 0 {
+            if i.is_multiple_of(5_000) {
                 ctx.progress(i as i64, total, format!("Reading row {}", leaf.row))
                     .await?;
             }
