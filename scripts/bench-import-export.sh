@@ -30,7 +30,7 @@ GPKG=$BENCH_DIR/country$N.gpkg
 
 DATA=$(mktemp -d "$BENCH_DIR/data.XXXX")
 export IASO_DATA_DIR=$DATA IASO_DEMO_PASSWORD=$PASS IASO_SECRET_KEY=bench-secret-key-of-at-least-32-characters
-export IASO_MAX_BODY_BYTES=$((2 * 1024 * 1024 * 1024)) IASO_LOG=warn
+export IASO_MAX_BODY_BYTES=$((2 * 1024 * 1024 * 1024)) IASO_LOG=${IASO_LOG:-warn}
 if [ "$BACKEND" = postgres ]; then
   if [ -z "${BENCH_DATABASE_URL:-}" ]; then
     URL=$("$ROOT/scripts/pg-test-server.sh" start "$BENCH_DIR/pg" 55499 | tail -1)
@@ -72,11 +72,14 @@ import json,sys
 d=json.load(sys.stdin); s=d.get('sources', d) if isinstance(d, dict) else d
 src=[x for x in s if x['name']=='bench$N'][0]
 print([v['id'] for v in src['versions'] if v['number']==1][0])")
-for fmt in csv xlsx gpkg; do
+for fmt in ${FORMATS:-csv xlsx gpkg geojson}; do
+  # A fresh server per export: each peak is that export's own.
+  stop; start
   base_rss=$(rss); peak=$base_rss
   t0=$(date +%s.%N)
   curl -fs "$BASE/api/orgunits/?$fmt=true&validation_status=VALID&version=$V" \
     -H "Authorization: Bearer $TOKEN" -o "$DATA/export.$fmt" &
+  # (the token stays valid across restarts: same secret key)
   CPID=$!
   while kill -0 $CPID 2>/dev/null; do r=$(rss); [ "$r" -gt "$peak" ] && peak=$r; sleep 0.05; done
   wait $CPID

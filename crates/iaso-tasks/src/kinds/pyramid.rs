@@ -104,6 +104,14 @@ pub async fn apply(
 ) -> Result<i64, TaskError> {
     let total = input.units.len() as i64;
     let version = t.version.id;
+    let started = std::time::Instant::now();
+    let phase = |name: &str| {
+        tracing::info!(
+            phase = name,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "import progress"
+        );
+    };
     let first_project = t.source.project_ids.first().copied();
 
     // 1. Types and groups.
@@ -275,6 +283,7 @@ pub async fn apply(
         .collect();
     let before = org_unit_io::unit_snapshots(&mut **tx, &matched).await?;
 
+    phase("references and tree computed");
     // 4a. New units, parents first.
     let mut new_units: Vec<(usize, &UnitIn, i64)> = input
         .units
@@ -320,6 +329,7 @@ pub async fn apply(
         done += chunk.len() as i64;
     }
 
+    phase("new units inserted");
     // 4b. Matched units.
     for (u, id) in input.units.iter().zip(&unit_ids) {
         if !existing_by_ref.contains_key(&u.reference) {
@@ -376,6 +386,7 @@ pub async fn apply(
     }
     drop(paths);
 
+    phase("matched units updated and moved");
     // 4d. Group memberships.
     ctx.progress(done, total, "Writing group memberships")
         .await?;
@@ -398,6 +409,7 @@ pub async fn apply(
     org_unit_io::delete_memberships(&mut **tx, &replaced).await?;
     org_unit_io::insert_memberships(&mut **tx, &pairs).await?;
 
+    phase("memberships written");
     // 4e. Audit: units that have a location or a shape after the import (as Iaso).
     ctx.progress(done, total, "Storing the audit log").await?;
     let logged: Vec<i64> = input
@@ -439,6 +451,7 @@ pub async fn apply(
         )
         .await?;
     }
+    phase("audit written");
     ctx.progress(total, total, format!("Imported {total} OrgUnits"))
         .await?;
     Ok(total)
