@@ -329,6 +329,30 @@ const EXEMPT: &[(&str, &str)] = &[
         "creates a task in the caller's account",
     ),
     (
+        "/api/tasks/create/importgpkg/",
+        "creates a task in the caller's account; another account's data source is refused (org_unit_import tests)",
+    ),
+    (
+        "/api/tasks/create/exportorgunits/",
+        "creates a task in the caller's account; rows read through the caller's scope (org_unit_export tests)",
+    ),
+    (
+        "/api/tasks/create/orgunitsbulkupdate/",
+        "creates a task in the caller's account; selection through the caller's scope (org_unit_bulk tests)",
+    ),
+    (
+        "/api/tasks/create/importtree/",
+        "creates a task in the caller's account; another account's data source is refused (org_unit_bulk tests)",
+    ),
+    (
+        "/api/tasks/create/copyversion/",
+        "creates a task in the caller's account; versions of other accounts are refused (org_unit_bulk tests)",
+    ),
+    (
+        "/api/copyversion/",
+        "Iaso's path of copyversion; same checks (org_unit_bulk tests)",
+    ),
+    (
         "/api/orgunits/create_org_unit/",
         "creation; a parent, version, type or group of another account is refused (orgunits tests)",
     ),

@@ -12,6 +12,7 @@ pub mod feature_flags;
 pub mod groups;
 pub mod migrations;
 pub mod mobile;
+pub mod org_unit_io;
 pub mod org_unit_search;
 pub mod org_unit_types;
 pub mod org_units;

@@ -13,7 +13,7 @@ use iaso_db::{Backend, Conn, Sql};
 use std::collections::HashMap;
 
 /// The text search of Iaso (`search=`).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Search {
     /// Name contains (case-insensitive) or an alias equals the text.
     Text(String),
@@ -59,7 +59,7 @@ impl Search {
 }
 
 /// Geography filter (`geography=`, `withShape=`, `withLocation=`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GeoFilter {
     pub has_location: Option<bool>,
     pub has_shape: Option<bool>,
@@ -70,7 +70,7 @@ pub struct GeoFilter {
 }
 
 /// One set of Iaso list filters (one entry of `searches`, or the query string).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OrgUnitFilter {
     /// `None` = every status (`validation_status=all`).
     pub validation_statuses: Option<Vec<String>>,
@@ -722,4 +722,46 @@ impl Store {
         let briefs = self.org_unit_briefs(&ids).await?;
         Ok(briefs.into_iter().map(|b| (b.id, b)).collect())
     }
+}
+
+/// Filters with their hierarchy clauses resolved, ready to be written into a query (exports,
+/// bulk selections).
+#[derive(Debug)]
+pub struct ResolvedFilters {
+    items: Vec<(OrgUnitFilter, Resolved)>,
+}
+
+/// Resolves the paths named by each filter once.
+pub async fn resolve_filters(
+    c: &mut impl Conn,
+    scope: &OrgUnitScope,
+    filters: &[OrgUnitFilter],
+) -> StoreResult<ResolvedFilters> {
+    let mut items = Vec::with_capacity(filters.len());
+    for f in filters {
+        items.push((f.clone(), resolve(c, scope, f).await?));
+    }
+    Ok(ResolvedFilters { items })
+}
+
+/// Appends ` AND (<filter 1> OR <filter 2> ...)` on alias `ou` (nothing matches without
+/// filters).
+pub fn push_filters(
+    q: &mut Sql,
+    backend: Backend,
+    scope: &OrgUnitScope,
+    filters: &ResolvedFilters,
+) {
+    q.push(" AND (1 = 0");
+    for (f, r) in &filters.items {
+        q.push(" OR (1 = 1");
+        push_filter(q, backend, scope, f, r);
+        q.push(")");
+    }
+    q.push(")");
+}
+
+/// `ORDER BY` items for an export in Iaso's `order` (default name), on alias `ou`.
+pub fn export_order(order: &[String]) -> String {
+    order_items(&sort_keys(order), false, false)
 }

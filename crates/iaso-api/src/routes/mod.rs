@@ -10,6 +10,7 @@ mod health;
 mod logs;
 mod mobile_org_units;
 mod openapi;
+mod org_unit_io;
 mod org_unit_types;
 mod org_units;
 mod password_reset;
@@ -88,6 +89,12 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tasks::download))
         .routes(routes!(tasks::create_profiles_bulk_update))
         .routes(routes!(tasks::create_profiles_export))
+        .routes(routes!(org_unit_io::create_import_gpkg))
+        .routes(routes!(org_unit_io::create_export))
+        .routes(routes!(org_unit_io::create_bulk_update))
+        .routes(routes!(org_unit_io::create_tree_import))
+        .routes(routes!(org_unit_io::create_copy_version))
+        .routes(routes!(org_unit_io::create_copy_version_iaso))
         .routes(routes!(datasources::list, datasources::create))
         .routes(routes!(datasources::retrieve, datasources::update))
         .routes(routes!(

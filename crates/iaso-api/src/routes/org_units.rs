@@ -393,6 +393,76 @@ fn as_location(ou: &OrgUnit, geo: Option<&Geometry>) -> Value {
     })
 }
 
+/// One filter per entry of Iaso's `searches` (a JSON array of objects of list parameters).
+pub(crate) async fn filters_from_searches(
+    state: &AppState,
+    member: &Member,
+    scope: &OrgUnitScope,
+    items: &[Value],
+) -> ApiResult<Vec<OrgUnitFilter>> {
+    let mut filters = Vec::new();
+    for item in items {
+        let Some(obj) = item.as_object() else {
+            return Err(ApiError::field(
+                "searches",
+                "Expected a JSON array of objects.",
+            ));
+        };
+        let get = |name: &str| -> Option<String> {
+            match obj.get(name)? {
+                Value::Null => None,
+                Value::String(s) if s.trim().is_empty() => None,
+                Value::String(s) => Some(s.trim().to_string()),
+                Value::Array(a) => Some(
+                    a.iter()
+                        .map(|x| x.as_str().map_or_else(|| x.to_string(), String::from))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ),
+                other => Some(other.to_string()),
+            }
+        };
+        filters.push(parse_filter(state, member, scope, &get).await?);
+    }
+    Ok(filters)
+}
+
+/// The filters of a list query: the query string itself, or each entry of `searches` (then
+/// results carry their `search_index`).
+pub(crate) async fn list_filters(
+    state: &AppState,
+    member: &Member,
+    scope: &OrgUnitScope,
+    q: &QueryParams,
+) -> ApiResult<(Vec<OrgUnitFilter>, bool)> {
+    let getter = |name: &str| q.get(name).map(String::from);
+    let (filters, indexed) = match q.get("searches") {
+        Some(raw) => {
+            let parsed: Value = serde_json::from_str(raw)
+                .map_err(|e| ApiError::field("searches", format!("Invalid JSON: {e}")))?;
+            let Some(items) = parsed.as_array() else {
+                return Err(ApiError::field(
+                    "searches",
+                    "Expected a JSON array of objects.",
+                ));
+            };
+            let filters = filters_from_searches(state, member, scope, items).await?;
+            (filters, true)
+        }
+        None => (
+            vec![parse_filter(state, member, scope, &getter).await?],
+            false,
+        ),
+    };
+    if filters.is_empty() {
+        return Err(ApiError::field(
+            "searches",
+            "At least one search is needed.",
+        ));
+    }
+    Ok((filters, indexed))
+}
+
 /// Search, list and map mode of org units.
 #[utoipa::path(get, path = "/api/orgunits/", tag = "org units",
     params(("search" = Option<String>, Query, description = "Text in names (or an alias), or ids:1,2 / refs:a,b / codes:x"),
@@ -411,62 +481,14 @@ pub async fn list(
     member: Member,
     q: QueryParams,
 ) -> ApiResult<Response> {
-    if ["csv", "xlsx", "gpkg", "parquet"]
-        .iter()
-        .any(|k| q.get(k).is_some())
-    {
-        return Err(ApiError::BadRequest(
-            "File exports of org units are not available on this server yet.".into(),
-        ));
-    }
     let scope = geo_common::scope(&state, &member).await?;
-    let getter = |name: &str| q.get(name).map(String::from);
-    let (filters, indexed) = match q.get("searches") {
-        Some(raw) => {
-            let parsed: Value = serde_json::from_str(raw)
-                .map_err(|e| ApiError::field("searches", format!("Invalid JSON: {e}")))?;
-            let Some(items) = parsed.as_array() else {
-                return Err(ApiError::field(
-                    "searches",
-                    "Expected a JSON array of objects.",
-                ));
-            };
-            let mut filters = Vec::new();
-            for item in items {
-                let Some(obj) = item.as_object() else {
-                    return Err(ApiError::field(
-                        "searches",
-                        "Expected a JSON array of objects.",
-                    ));
-                };
-                let get = |name: &str| -> Option<String> {
-                    match obj.get(name)? {
-                        Value::Null => None,
-                        Value::String(s) if s.trim().is_empty() => None,
-                        Value::String(s) => Some(s.trim().to_string()),
-                        Value::Array(a) => Some(
-                            a.iter()
-                                .map(|x| x.as_str().map_or_else(|| x.to_string(), String::from))
-                                .collect::<Vec<_>>()
-                                .join(","),
-                        ),
-                        other => Some(other.to_string()),
-                    }
-                };
-                filters.push(parse_filter(&state, &member, &scope, &get).await?);
-            }
-            (filters, true)
-        }
-        None => (
-            vec![parse_filter(&state, &member, &scope, &getter).await?],
-            false,
-        ),
-    };
-    if filters.is_empty() {
-        return Err(ApiError::field(
-            "searches",
-            "At least one search is needed.",
-        ));
+    let (filters, indexed) = list_filters(&state, &member, &scope, &q).await?;
+    if let Some(format) = super::org_unit_io::export_format(&q)? {
+        let order = q
+            .get("order")
+            .map_or_else(|| vec!["name".to_string()], |o| vec![o.to_string()]);
+        return super::org_unit_io::export_response(&state, &member, scope, filters, order, format)
+            .await;
     }
     let order: Vec<String> = match q.get("order") {
         Some(o) => vec![o.to_string()],

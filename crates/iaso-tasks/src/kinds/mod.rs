@@ -1,8 +1,14 @@
 //! The task types this build can run. Each module holds a handler, its parameters (what the
 //! API's creation endpoint stores) and its name.
 
+pub mod copy_version;
+pub mod export_org_units;
+pub mod import_gpkg;
+pub mod org_unit_bulk_update;
 pub mod profiles_bulk_update;
 pub mod profiles_export;
+pub mod pyramid;
+pub mod tree_import;
 
 use crate::Registry;
 
@@ -11,4 +17,9 @@ pub fn registry() -> Registry {
     Registry::new()
         .with(profiles_export::ProfilesExport)
         .with(profiles_bulk_update::ProfilesBulkUpdate)
+        .with(import_gpkg::ImportGpkg)
+        .with(export_org_units::ExportOrgUnits)
+        .with(org_unit_bulk_update::OrgUnitBulkUpdate)
+        .with(copy_version::CopyVersion)
+        .with(tree_import::TreeImport)
 }
