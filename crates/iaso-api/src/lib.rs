@@ -6,6 +6,7 @@
 //! a DTO serialised as JSON, or an [`error::ApiError`] rendered the way DRF clients expect.
 
 pub mod auth;
+pub mod blobs;
 pub mod error;
 pub mod extract;
 pub mod jwt;

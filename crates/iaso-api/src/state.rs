@@ -18,6 +18,56 @@ pub struct AppState {
     pub throttle: ThrottlePolicy,
     /// When this process started (shown by `/_health/` when no deployment time is set).
     pub started_at: chrono::DateTime<chrono::Utc>,
+    /// Files of forms and submissions.
+    pub blobs: crate::blobs::Blobs,
+    /// Recently verified HTTP Basic credentials (OpenRosa clients send them on every request).
+    pub basic_cache: BasicCache,
+}
+
+type CacheMap = std::collections::HashMap<[u8; 32], (iaso_domain::UserId, std::time::Instant)>;
+
+/// Verified Basic credentials for a few minutes, keyed by a SHA-256 of username and password,
+/// so that an ODK Collect upload does not cost an argon2 verification each time.
+#[derive(Clone, Default)]
+pub struct BasicCache {
+    inner: Arc<std::sync::Mutex<CacheMap>>,
+}
+
+impl BasicCache {
+    const TTL: std::time::Duration = std::time::Duration::from_secs(300);
+    const MAX: usize = 10_000;
+
+    fn key(username: &str, password: &str) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        Sha256::new()
+            .chain_update(username.as_bytes())
+            .chain_update([0u8])
+            .chain_update(password.as_bytes())
+            .finalize()
+            .into()
+    }
+
+    pub fn get(&self, username: &str, password: &str) -> Option<iaso_domain::UserId> {
+        let map = self.inner.lock().ok()?;
+        map.get(&Self::key(username, password))
+            .filter(|(_, at)| at.elapsed() < Self::TTL)
+            .map(|(id, _)| *id)
+    }
+
+    pub fn put(&self, username: &str, password: &str, id: iaso_domain::UserId) {
+        if let Ok(mut map) = self.inner.lock() {
+            if map.len() >= Self::MAX {
+                map.retain(|_, (_, at)| at.elapsed() < Self::TTL);
+                if map.len() >= Self::MAX {
+                    map.clear();
+                }
+            }
+            map.insert(
+                Self::key(username, password),
+                (id, std::time::Instant::now()),
+            );
+        }
+    }
 }
 
 impl AppState {
@@ -35,6 +85,8 @@ impl AppState {
             lockout: chrono::Duration::seconds(settings.login_lockout),
             ..ThrottlePolicy::default()
         };
+        let blobs =
+            crate::blobs::Blobs::local(settings.data_dir.join("media"), &settings.secret_key);
         Ok(AppState {
             store,
             settings: Arc::new(settings),
@@ -43,6 +95,8 @@ impl AppState {
             mailer,
             throttle,
             started_at: chrono::Utc::now(),
+            blobs,
+            basic_cache: BasicCache::default(),
         })
     }
 }

@@ -5,8 +5,12 @@
 //! inside a caller's transaction take `&mut impl Conn`.
 
 pub mod accounts;
+pub mod audit;
 mod error;
 pub mod feature_flags;
+pub mod forms;
+pub mod instances;
+pub mod jsonlogic;
 pub mod migrations;
 pub mod paging;
 pub mod principal;

@@ -3,11 +3,18 @@
 use iaso_db::migrate::{self, Migration, MigrationReport};
 use iaso_db::Db;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "identity",
-    template: include_str!("../migrations/0001_identity.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "identity",
+        template: include_str!("../migrations/0001_identity.sql"),
+    },
+    Migration {
+        version: 20,
+        name: "forms",
+        template: include_str!("../migrations/0020_forms.sql"),
+    },
+];
 
 pub async fn run(db: &Db) -> Result<MigrationReport, iaso_db::DbError> {
     migrate::run(db, MIGRATIONS).await

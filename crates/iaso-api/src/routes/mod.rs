@@ -3,7 +3,11 @@
 //! the router.
 
 mod accounts;
+pub mod exports;
+mod form_versions;
+mod forms;
 mod health;
+mod instances;
 mod openapi;
 mod password_reset;
 mod permissions;
@@ -11,6 +15,7 @@ mod profiles;
 mod projects;
 mod session;
 mod setup_account;
+mod submissions;
 mod token;
 mod user_roles;
 
@@ -70,6 +75,46 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(setup_account::create))
         .routes(routes!(password_reset::request))
         .routes(routes!(password_reset::confirm))
+        .routes(routes!(forms::list, forms::create))
+        .routes(routes!(
+            forms::retrieve,
+            forms::update,
+            forms::update_put,
+            forms::delete
+        ))
+        .routes(routes!(forms::manifest))
+        .routes(routes!(forms::mobile_list))
+        .routes(routes!(form_versions::list, form_versions::create))
+        .routes(routes!(
+            form_versions::retrieve,
+            form_versions::update,
+            form_versions::update_put
+        ))
+        .routes(routes!(
+            form_versions::attachments_list,
+            form_versions::attachment_create
+        ))
+        .routes(routes!(
+            form_versions::attachment_retrieve,
+            form_versions::attachment_delete
+        ))
+        .routes(routes!(instances::list, submissions::mobile_post))
+        .routes(routes!(
+            instances::retrieve,
+            instances::update,
+            instances::delete
+        ))
+        .routes(routes!(instances::bulk_delete))
+        .routes(routes!(instances::attachments))
+        .routes(routes!(instances::attachments_count))
+        .routes(routes!(submissions::form_upload))
+        .routes(routes!(submissions::form_list))
+        .routes(routes!(submissions::form_download))
+        .routes(routes!(submissions::form_manifest))
+        .routes(routes!(
+            submissions::submission_head,
+            submissions::submission_post
+        ))
 }
 
 pub fn router(state: AppState) -> Router {
@@ -81,6 +126,7 @@ pub fn router(state: AppState) -> Router {
             "/api/openapi.json",
             axum::routing::get(move || openapi::serve(doc.clone())),
         )
+        .route("/files/{*key}", axum::routing::get(instances::download))
         .fallback(|| async { ApiError::NotFound.into_response() })
         .method_not_allowed_fallback(|| async {
             (

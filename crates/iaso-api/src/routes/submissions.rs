@@ -1,0 +1,892 @@
+//! Receiving submissions: the Iaso mobile flow (`POST /api/instances/?app_id=` with the
+//! metadata, `POST /sync/form_upload/` with the XML and media, in either order) and OpenRosa
+//! 1.0 for ODK Collect and Enketo (`/openrosa/{app_id}/formList`, form download, manifest,
+//! `submission`).
+//!
+//! Every upload is logged raw first (`api_imports` row + the raw body in the blob storage),
+//! in its own transaction, before anything is parsed: a failed or crashed import can be
+//! inspected and replayed, and nothing a device sent is lost. Each submission is then saved in
+//! one transaction, idempotently (see docs/decisions/0500-submissions.md).
+
+use super::forms::{base_url, manifest_response, openrosa_xml};
+use crate::auth::MaybeCaller;
+use crate::blobs::{md5_hex, safe_name};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{QueryParams, RawBody};
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use iaso_domain::project::Project;
+use iaso_domain::{AccountId, UserId};
+use iaso_store::instances::{
+    MetaOutcome, MobileMeta, NewApiImport, NewInstanceFile, UploadContext, UploadKey, XmlOutcome,
+    XmlUpload,
+};
+use iaso_store::principal::Principal;
+use iaso_store::StoreError;
+use serde_json::{json, Value};
+
+/// Headers kept with a raw upload.
+fn headers_json(method: &Method, path: &str, query: &str, headers: &HeaderMap) -> Value {
+    let get = |h: &str| {
+        headers
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+    };
+    json!({
+        "REQUEST_METHOD": method.as_str(),
+        "PATH_INFO": path,
+        "QUERY_STRING": query,
+        "CONTENT_TYPE": get("content-type"),
+        "CONTENT_LENGTH": get("content-length"),
+        "HTTP_USER_AGENT": get("user-agent"),
+        "HTTP_X_FORWARDED_FOR": get("x-forwarded-for"),
+        "HTTP_X_OPENROSA_VERSION": get("x-openrosa-version"),
+        "HTTP_DATE": get("date"),
+    })
+}
+
+fn month() -> String {
+    chrono::Utc::now().format("%Y_%m").to_string()
+}
+
+struct Logged {
+    id: i64,
+}
+
+/// Logs a raw upload (body in the blob storage unless it is JSON kept in the row).
+#[allow(clippy::too_many_arguments)]
+async fn log_raw(
+    state: &AppState,
+    kind: &str,
+    method: &Method,
+    path: &str,
+    q: &QueryParams,
+    query: &str,
+    headers: &HeaderMap,
+    account: Option<AccountId>,
+    user: Option<UserId>,
+    body: &Bytes,
+    json_body: Option<Value>,
+) -> ApiResult<Logged> {
+    let (file, size) = if json_body.is_none() && !body.is_empty() {
+        let key = format!(
+            "uploads/{}/{}_{kind}.bin",
+            month(),
+            uuid::Uuid::new_v4().simple()
+        );
+        state
+            .blobs
+            .put(&key, body)
+            .await
+            .map_err(ApiError::internal)?;
+        (Some(key), Some(body.len() as i64))
+    } else {
+        (None, None)
+    };
+    let id = state
+        .store
+        .log_api_import(&NewApiImport {
+            account,
+            user,
+            import_type: kind.into(),
+            json_body,
+            headers: headers_json(method, path, query, headers),
+            file,
+            file_size: size,
+            app_id: q.get("app_id").unwrap_or("").into(),
+            app_version: q.get("app_version").unwrap_or("").into(),
+        })
+        .await?;
+    Ok(Logged { id })
+}
+
+async fn finish(
+    state: &AppState,
+    logged: &Logged,
+    account: Option<AccountId>,
+    problem: Option<String>,
+) {
+    if let Err(e) = state
+        .store
+        .finish_api_import(logged.id, account, problem.as_deref())
+        .await
+    {
+        tracing::error!(error = %e, id = logged.id, "cannot record the outcome of a raw upload");
+    }
+}
+
+fn problem_text(e: &ApiError) -> String {
+    match e {
+        ApiError::Invalid(errors) => errors
+            .iter()
+            .map(|(f, m)| format!("{f}: {}", m.join(" ")))
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}
+
+/// The project of `app_id` and the caller, checked as Iaso does for mobile writes.
+async fn app_context(
+    state: &AppState,
+    caller: &Option<Principal>,
+    app_id: Option<&str>,
+) -> ApiResult<(Option<Project>, UploadContext)> {
+    let project = match app_id {
+        Some(a) => Some(
+            state
+                .store
+                .project_by_app_id(a)
+                .await?
+                .ok_or_else(|| ApiError::field("app_id", format!("Unknown app_id {a:?}.")))?,
+        ),
+        None => None,
+    };
+    let user = caller.as_ref().map(|p| p.user.id);
+    let caller_account = caller.as_ref().and_then(|p| p.account_id());
+    match (&project, caller_account) {
+        (Some(p), Some(a)) if p.account_id != a => Err(ApiError::Unauthenticated(
+            "This app belongs to another account.".into(),
+        )),
+        (Some(p), None) if p.needs_authentication => Err(ApiError::Unauthenticated(
+            "This project requires authentication.".into(),
+        )),
+        (Some(p), _) => Ok((
+            project.clone(),
+            UploadContext {
+                account: Some(p.account_id),
+                project: Some(p.id.get()),
+                user,
+            },
+        )),
+        (None, account) => Ok((
+            None,
+            UploadContext {
+                account,
+                project: None,
+                user,
+            },
+        )),
+    }
+}
+
+// ------------------------------------------------------------------ metadata call
+
+fn num_or_string_i64(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn f64_of(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|f: &f64| f.is_finite())
+}
+
+fn epoch_of(v: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
+    let secs = f64_of(v)?;
+    // Some app versions send milliseconds.
+    let secs = if secs > 1e11 { secs / 1000.0 } else { secs };
+    chrono::DateTime::from_timestamp(secs.trunc() as i64, 0)
+}
+
+fn parse_meta(item: &Value, index: usize) -> Result<MobileMeta, String> {
+    let obj = item
+        .as_object()
+        .ok_or_else(|| format!("item {index}: expected an object"))?;
+    let s = |k: &str| obj.get(k).and_then(Value::as_str).map(String::from);
+    let file = s("file").ok_or_else(|| format!("item {index}: \"file\" is required"))?;
+    let file_name = file.rsplit(['/', '\\']).next().unwrap_or("").to_string();
+    if file_name.is_empty() {
+        return Err(format!("item {index}: \"file\" has no file name"));
+    }
+    let form_id = obj
+        .get("formId")
+        .and_then(num_or_string_i64)
+        .ok_or_else(|| format!("item {index}: \"formId\" is required"))?;
+    let org_unit_id = match obj.get("orgUnitId") {
+        None | Some(Value::Null) => None,
+        Some(v) => match num_or_string_i64(v) {
+            Some(id) => Some(id),
+            None => {
+                return Err(format!(
+                    "item {index}: unknown org unit {}",
+                    v.as_str()
+                        .map(String::from)
+                        .unwrap_or_else(|| v.to_string())
+                ))
+            }
+        },
+    };
+    let accuracy = obj
+        .get("accuracy")
+        .and_then(f64_of)
+        .map(|a| (a * 100.0).round() / 100.0);
+    let lat = obj.get("latitude").and_then(f64_of);
+    let lon = obj.get("longitude").and_then(f64_of);
+    if lat.is_some_and(|v| !(-90.0..=90.0).contains(&v))
+        || lon.is_some_and(|v| !(-180.0..=180.0).contains(&v))
+    {
+        return Err(format!("item {index}: latitude/longitude out of range"));
+    }
+    Ok(MobileMeta {
+        uuid: s("id"),
+        file_name,
+        name: s("name"),
+        period: s("period").filter(|p| !p.is_empty()),
+        accuracy: accuracy.map(|a| a.min(99999.0)),
+        org_unit_id,
+        form_id,
+        planning_id: obj.get("planningId").and_then(num_or_string_i64),
+        entity_uuid: s("entityUuid"),
+        entity_type_id: obj.get("entityTypeId").and_then(num_or_string_i64),
+        source_created_at: obj.get("created_at").and_then(epoch_of),
+        source_updated_at: obj.get("updated_at").and_then(epoch_of),
+        latitude: lat,
+        longitude: lon,
+        altitude: obj.get("altitude").and_then(f64_of),
+    })
+}
+
+/// Reads a logged XML back and parses it (after a metadata call claimed a pending upload).
+async fn reparse(state: &AppState, id: i64) -> Result<(), String> {
+    let key: Option<String> = state
+        .store
+        .instance_file_key(id)
+        .await
+        .map_err(|e| e.to_string())?;
+    let Some(key) = key else { return Ok(()) };
+    let Some(bytes) = state.blobs.get(&key).await.map_err(|e| e.to_string())? else {
+        return Err(format!("the XML {key} is missing from the storage"));
+    };
+    let parsed = iaso_domain::submission::parse(&bytes).map_err(|e| e.to_string())?;
+    state
+        .store
+        .reparse_instance(id, &parsed)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The mobile app's metadata call: a JSON list of submissions. Idempotent: a known `id`
+/// changes nothing; the XML may come before or after (`/sync/form_upload/`).
+#[utoipa::path(post, path = "/api/instances/", tag = "instances",
+    params(("app_id" = String, Query)),
+    responses((status = 200, description = "`{res: \"ok\"}`"), (status = 400, description = "What was wrong, per item")))]
+pub async fn mobile_post(
+    State(state): State<AppState>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    caller: MaybeCaller,
+    q: QueryParams,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
+    let json_body: Option<Value> = serde_json::from_slice(&body).ok();
+    let user = caller.0.as_ref().map(|p| p.user.id);
+    let account = caller.0.as_ref().and_then(|p| p.account_id());
+    let logged = log_raw(
+        &state,
+        "instance",
+        &method,
+        uri.path(),
+        &q,
+        uri.query().unwrap_or(""),
+        &headers,
+        account,
+        user,
+        &body,
+        json_body.clone(),
+    )
+    .await?;
+    let result = mobile_post_inner(&state, &caller.0, &q, json_body).await;
+    match result {
+        Ok((account, errors)) if errors.is_empty() => {
+            finish(&state, &logged, account, None).await;
+            Ok(Json(json!({"res": "ok"})).into_response())
+        }
+        Ok((account, errors)) => {
+            finish(&state, &logged, account, Some(errors.join("; "))).await;
+            let mut fe = iaso_domain::FieldErrors::new();
+            for e in errors {
+                fe.add("instances", e);
+            }
+            Err(ApiError::Invalid(fe))
+        }
+        Err(e) => {
+            finish(&state, &logged, account, Some(problem_text(&e))).await;
+            Err(e)
+        }
+    }
+}
+
+async fn mobile_post_inner(
+    state: &AppState,
+    caller: &Option<Principal>,
+    q: &QueryParams,
+    json_body: Option<Value>,
+) -> ApiResult<(Option<AccountId>, Vec<String>)> {
+    let (project, ctx) = app_context(state, caller, q.get("app_id")).await?;
+    if project.is_none() {
+        return Err(ApiError::field("app_id", "This field is required."));
+    }
+    let items = match json_body {
+        Some(Value::Array(items)) => items,
+        Some(obj @ Value::Object(_)) => vec![obj],
+        _ => {
+            return Err(ApiError::BadRequest(
+                "Send a JSON list of submissions (Content-Type: application/json).".into(),
+            ))
+        }
+    };
+    let mut errors = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let meta = match parse_meta(item, i) {
+            Ok(m) => m,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        match state.store.ingest_mobile_meta(ctx, &meta).await {
+            Ok(MetaOutcome::Claimed(id)) => {
+                if let Err(e) = reparse(state, id).await {
+                    errors.push(format!("item {i}: {e}"));
+                }
+            }
+            Ok(_) => {}
+            Err(StoreError::Invalid(fe)) => {
+                for (_, msgs) in fe.iter() {
+                    errors.push(format!("item {i}: {}", msgs.join(" ")));
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok((ctx.account, errors))
+}
+
+// ------------------------------------------------------------------ XML call
+
+struct Parts {
+    xml: Option<(String, Bytes)>,
+    media: Vec<(String, Bytes)>,
+}
+
+async fn split_multipart(headers: &HeaderMap, body: Bytes) -> ApiResult<Parts> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let boundary = multer::parse_boundary(ct).map_err(|_| {
+        ApiError::BadRequest(
+            "Send the submission as multipart/form-data with an xml_submission_file part.".into(),
+        )
+    })?;
+    let stream = futures::stream::once(async move { Ok::<Bytes, std::io::Error>(body) });
+    let mut mp = multer::Multipart::new(stream, boundary);
+    let mut parts = Parts {
+        xml: None,
+        media: Vec::new(),
+    };
+    while let Some(field) = mp
+        .next_field()
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("Invalid multipart body: {e}")))?
+    {
+        let name = field.name().unwrap_or("").to_string();
+        let file_name = field.file_name().map(String::from);
+        let data = field
+            .bytes()
+            .await
+            .map_err(|e| ApiError::BadRequest(format!("Invalid multipart body: {e}")))?;
+        if name == "xml_submission_file" {
+            parts.xml = Some((file_name.unwrap_or_else(|| "submission.xml".into()), data));
+        } else if file_name.is_some() || !data.is_empty() {
+            let label = if name.is_empty() {
+                file_name.unwrap_or_default()
+            } else {
+                name
+            };
+            parts.media.push((label, data));
+        }
+    }
+    Ok(parts)
+}
+
+enum Keying {
+    FileName,
+    InstanceId,
+}
+
+async fn ingest_parts(
+    state: &AppState,
+    ctx: UploadContext,
+    parts: Parts,
+    keying: Keying,
+    source: &str,
+) -> ApiResult<XmlOutcome> {
+    let (xml_name, xml) = parts
+        .xml
+        .ok_or_else(|| ApiError::field("xml_submission_file", "This field is required."))?;
+    let parsed = iaso_domain::submission::parse(&xml)
+        .map_err(|e| ApiError::field("xml_submission_file", e.to_string()))?;
+    let file_name = xml_name
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let key = match keying {
+        Keying::FileName => {
+            if file_name.is_empty() {
+                return Err(ApiError::field(
+                    "xml_submission_file",
+                    "The file has no name.",
+                ));
+            }
+            UploadKey::FileName(file_name.clone())
+        }
+        Keying::InstanceId => {
+            UploadKey::InstanceId(parsed.instance_id.clone().ok_or_else(|| {
+                ApiError::field(
+                    "xml_submission_file",
+                    "The submission has no meta/instanceID.",
+                )
+            })?)
+        }
+    };
+    let stored_name = match &key {
+        UploadKey::FileName(n) => n.clone(),
+        UploadKey::InstanceId(i) => format!("{}.xml", i.strip_prefix("uuid:").unwrap_or(i)),
+    };
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let dir = format!("instances/{}/{}", month(), &tag[..12]);
+    let xml_key = format!("{dir}/{}", safe_name(&stored_name));
+    state
+        .blobs
+        .put(&xml_key, &xml)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut media = Vec::new();
+    for (name, data) in &parts.media {
+        let k = format!("{dir}/m_{}", safe_name(name));
+        state
+            .blobs
+            .put(&k, data)
+            .await
+            .map_err(ApiError::internal)?;
+        media.push(NewInstanceFile {
+            name: name.clone(),
+            file: k,
+            size: data.len() as i64,
+            md5: md5_hex(data),
+        });
+    }
+    let up = XmlUpload {
+        key,
+        file_name: stored_name,
+        file: xml_key.clone(),
+        file_size: xml.len() as i64,
+        md5: md5_hex(&xml),
+        submission: &parsed,
+        media,
+        source,
+    };
+    let outcome = state.store.ingest_xml(ctx, &up).await;
+    match &outcome {
+        Ok(XmlOutcome::Duplicate(_)) | Ok(XmlOutcome::Conflict(_)) | Err(_) => {
+            // The first copy is kept: this one is already in the raw upload log.
+            let _ = state.blobs.delete(&xml_key).await;
+        }
+        _ => {}
+    }
+    Ok(outcome?)
+}
+
+/// The mobile app's XML call (multipart `xml_submission_file` + media files). Works with or
+/// without a token; anonymous uploads only complete submissions of open projects.
+#[utoipa::path(post, path = "/sync/form_upload/", tag = "instances",
+    responses((status = 201, description = "`{result: \"success\"}`"), (status = 400, description = "Bad XML or unknown form"),
+              (status = 413, description = "Too large")))]
+pub async fn form_upload(
+    State(state): State<AppState>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    caller: MaybeCaller,
+    q: QueryParams,
+    RawBody(body): RawBody,
+) -> ApiResult<Response> {
+    let user = caller.0.as_ref().map(|p| p.user.id);
+    let account = caller.0.as_ref().and_then(|p| p.account_id());
+    let logged = log_raw(
+        &state,
+        "form_upload",
+        &method,
+        uri.path(),
+        &q,
+        uri.query().unwrap_or(""),
+        &headers,
+        account,
+        user,
+        &body,
+        None,
+    )
+    .await?;
+    let result = async {
+        let (_, ctx) = app_context(&state, &caller.0, q.get("app_id")).await?;
+        let parts = split_multipart(&headers, body).await?;
+        ingest_parts(&state, ctx, parts, Keying::FileName, "SYNC FORM UPLOAD").await
+    }
+    .await;
+    match result {
+        Ok(outcome) => {
+            let account = state
+                .store
+                .instance_account(outcome.id())
+                .await
+                .ok()
+                .flatten();
+            let problem = matches!(outcome, XmlOutcome::Conflict(_)).then(|| {
+                "another XML was already received for this submission; the first one is kept"
+                    .to_string()
+            });
+            finish(&state, &logged, account, problem).await;
+            Ok((StatusCode::CREATED, Json(json!({"result": "success"}))).into_response())
+        }
+        Err(e) => {
+            finish(&state, &logged, account, Some(problem_text(&e))).await;
+            Err(e)
+        }
+    }
+}
+
+// ------------------------------------------------------------------ OpenRosa
+
+fn openrosa_response(status: StatusCode, message: &str) -> Response {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<OpenRosaResponse xmlns=\"http://openrosa.org/http/response\">\n  <message nature=\"{}\">{}</message>\n</OpenRosaResponse>\n",
+        if status.is_success() { "submit_success" } else { "error" },
+        message.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    );
+    let mut r = openrosa_xml(status, body);
+    r.headers_mut().insert(
+        header::HeaderName::from_static("x-openrosa-accept-content-length"),
+        header::HeaderValue::from(10_000_000u64),
+    );
+    r
+}
+
+fn openrosa_error(e: ApiError) -> Response {
+    let status = e.status();
+    let mut r = openrosa_response(status, &problem_text(&e));
+    if matches!(e, ApiError::Unauthenticated(_) | ApiError::InvalidToken) {
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Basic realm=\"iaso\""),
+        );
+    }
+    r
+}
+
+/// Who calls an OpenRosa endpoint: HTTP Basic (what ODK Collect sends), or a Bearer token.
+async fn openrosa_caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: MaybeCaller,
+) -> ApiResult<Option<Principal>> {
+    if let Some(p) = caller.0 {
+        return Ok(Some(p));
+    }
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Ok(None);
+    };
+    let Some(encoded) = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))
+    else {
+        return Ok(None);
+    };
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| ApiError::Unauthenticated("Malformed Basic credentials.".into()))?;
+    let text = String::from_utf8(decoded)
+        .map_err(|_| ApiError::Unauthenticated("Malformed Basic credentials.".into()))?;
+    let (username, password) = text
+        .split_once(':')
+        .ok_or_else(|| ApiError::Unauthenticated("Malformed Basic credentials.".into()))?;
+    let user_id = match state.basic_cache.get(username, password) {
+        Some(id) => id,
+        None => {
+            let user = super::token::check_credentials(state, username, password).await?;
+            state.basic_cache.put(username, password, user.id);
+            user.id
+        }
+    };
+    state.store.principal(user_id).await.map_err(Into::into)
+}
+
+async fn openrosa_context(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: MaybeCaller,
+    app_id: &str,
+) -> ApiResult<(Project, UploadContext)> {
+    // ODK Collect does not send credentials until challenged: anonymous callers of a project
+    // that requires authentication get a 401 with a Basic challenge.
+    let principal = openrosa_caller(state, headers, caller).await?;
+    let (project, ctx) =
+        app_context(state, &principal, Some(app_id))
+            .await
+            .map_err(|e| match e {
+                ApiError::Invalid(_) => ApiError::NotFound,
+                other => other,
+            })?;
+    let project = project.ok_or(ApiError::NotFound)?;
+    Ok((project, ctx))
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// OpenRosa form list of a project (ODK Collect's "Get blank form").
+#[utoipa::path(get, path = "/openrosa/{app_id}/formList", tag = "openrosa", params(("app_id" = String, Path)),
+    responses((status = 200, description = "OpenRosa xforms list"), (status = 401, description = "Credentials needed")))]
+pub async fn form_list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: MaybeCaller,
+    Path(app_id): Path<String>,
+) -> Response {
+    match form_list_inner(&state, &headers, caller, &app_id).await {
+        Ok(r) => r,
+        Err(e) => openrosa_error(e),
+    }
+}
+
+async fn form_list_inner(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: MaybeCaller,
+    app_id: &str,
+) -> ApiResult<Response> {
+    let (project, _) = openrosa_context(state, headers, caller, app_id).await?;
+    let page = state
+        .store
+        .list_forms(
+            project.account_id,
+            &iaso_store::forms::FormFilter {
+                app_project: Some(project.id.get()),
+                with_versions_only: true,
+                ..Default::default()
+            },
+            iaso_store::PageRequest::all(),
+        )
+        .await?;
+    let base = base_url(headers, state);
+    let root = format!("{base}/openrosa/{}", url_segment(app_id));
+    let mut body = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<xforms xmlns=\"http://openrosa.org/xforms/xformsList\">\n",
+    );
+    for f in &page.items {
+        let Some(v) = &f.latest_version else { continue };
+        body.push_str(&format!(
+            "  <xform>\n    <formID>{}</formID>\n    <name>{}</name>\n    <version>{}</version>\n    <hash>md5:{}</hash>\n    <downloadUrl>{root}/forms/{}/form.xml</downloadUrl>\n",
+            xml_escape(f.form_id.as_deref().unwrap_or("")),
+            xml_escape(&f.name),
+            xml_escape(&v.version_id),
+            v.md5,
+            f.id
+        ));
+        if f.has_attachments {
+            body.push_str(&format!(
+                "    <manifestUrl>{root}/forms/{}/manifest</manifestUrl>\n",
+                f.id
+            ));
+        }
+        body.push_str("  </xform>\n");
+    }
+    body.push_str("</xforms>\n");
+    Ok(openrosa_xml(StatusCode::OK, body))
+}
+
+fn url_segment(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+async fn openrosa_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    caller: MaybeCaller,
+    app_id: &str,
+    form_id: i64,
+) -> ApiResult<(Project, iaso_store::forms::Form)> {
+    let (project, _) = openrosa_context(state, headers, caller, app_id).await?;
+    let form = state.store.form(project.account_id, form_id).await?;
+    if form.deleted_at.is_some() || form.derived || !form.project_ids.contains(&project.id.get()) {
+        return Err(ApiError::NotFound);
+    }
+    Ok((project, form))
+}
+
+/// The XForm of a form's latest version (the body's md5 is the hash in the form list).
+#[utoipa::path(get, path = "/openrosa/{app_id}/forms/{id}/form.xml", tag = "openrosa",
+    params(("app_id" = String, Path), ("id" = i64, Path)), responses((status = 200, description = "XForm")))]
+pub async fn form_download(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: MaybeCaller,
+    Path((app_id, id)): Path<(String, i64)>,
+) -> Response {
+    let result = async {
+        let (_, form) = openrosa_form(&state, &headers, caller, &app_id, id).await?;
+        let v = form.latest_version.ok_or(ApiError::NotFound)?;
+        let bytes = state
+            .blobs
+            .get(&v.file)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::Internal(format!("XForm {} missing from storage", v.file)))?;
+        Ok::<_, ApiError>(
+            (
+                StatusCode::OK,
+                [
+                    (header::CONTENT_TYPE, "text/xml; charset=utf-8"),
+                    (header::HeaderName::from_static("x-openrosa-version"), "1.0"),
+                ],
+                bytes,
+            )
+                .into_response(),
+        )
+    }
+    .await;
+    result.unwrap_or_else(openrosa_error)
+}
+
+/// The manifest of a form's media files.
+#[utoipa::path(get, path = "/openrosa/{app_id}/forms/{id}/manifest", tag = "openrosa",
+    params(("app_id" = String, Path), ("id" = i64, Path)), responses((status = 200, description = "Manifest")))]
+pub async fn form_manifest(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: MaybeCaller,
+    Path((app_id, id)): Path<(String, i64)>,
+) -> Response {
+    let result = async {
+        let (_, form) = openrosa_form(&state, &headers, caller, &app_id, id).await?;
+        manifest_response(&state, &base_url(&headers, &state), form.id).await
+    }
+    .await;
+    result.unwrap_or_else(openrosa_error)
+}
+
+/// OpenRosa's pre-flight: tells the client the largest body accepted.
+#[utoipa::path(head, path = "/openrosa/{app_id}/submission", tag = "openrosa", params(("app_id" = String, Path)),
+    responses((status = 204, description = "Ready")))]
+pub async fn submission_head(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: MaybeCaller,
+    Path(app_id): Path<String>,
+) -> Response {
+    match openrosa_context(&state, &headers, caller, &app_id).await {
+        Ok(_) => {
+            let mut r = openrosa_response(StatusCode::NO_CONTENT, "");
+            *r.body_mut() = axum::body::Body::empty();
+            if let Ok(v) = header::HeaderValue::from_str(&state.settings.max_body_bytes.to_string())
+            {
+                r.headers_mut().insert(
+                    header::HeaderName::from_static("x-openrosa-accept-content-length"),
+                    v,
+                );
+            }
+            r
+        }
+        Err(e) => openrosa_error(e),
+    }
+}
+
+/// An OpenRosa submission (multipart `xml_submission_file` + media). 201 when new, 202 when
+/// the same submission was already received (a retry), 409 when another one has its
+/// instanceID.
+#[utoipa::path(post, path = "/openrosa/{app_id}/submission", tag = "openrosa", params(("app_id" = String, Path)),
+    responses((status = 201, description = "OpenRosaResponse"), (status = 400, description = "Bad submission")))]
+#[allow(clippy::too_many_arguments)]
+pub async fn submission_post(
+    State(state): State<AppState>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    caller: MaybeCaller,
+    q: QueryParams,
+    Path(app_id): Path<String>,
+    RawBody(body): RawBody,
+) -> Response {
+    let ctx = match openrosa_context(&state, &headers, caller, &app_id).await {
+        Ok((_, ctx)) => ctx,
+        Err(e) => return openrosa_error(e),
+    };
+    let logged = match log_raw(
+        &state,
+        "openrosa",
+        &method,
+        uri.path(),
+        &q,
+        uri.query().unwrap_or(""),
+        &headers,
+        ctx.account,
+        ctx.user,
+        &body,
+        None,
+    )
+    .await
+    {
+        Ok(l) => l,
+        Err(e) => return openrosa_error(e),
+    };
+    let result = async {
+        let parts = split_multipart(&headers, body).await?;
+        ingest_parts(&state, ctx, parts, Keying::InstanceId, "openrosa").await
+    }
+    .await;
+    match result {
+        Ok(XmlOutcome::Duplicate(_)) => {
+            finish(&state, &logged, ctx.account, None).await;
+            openrosa_response(
+                StatusCode::ACCEPTED,
+                "This submission was already received.",
+            )
+        }
+        Ok(XmlOutcome::Conflict(_)) => {
+            let msg = "Another submission with the same instanceID was already received.";
+            finish(&state, &logged, ctx.account, Some(msg.into())).await;
+            openrosa_response(StatusCode::CONFLICT, msg)
+        }
+        Ok(_) => {
+            finish(&state, &logged, ctx.account, None).await;
+            openrosa_response(StatusCode::CREATED, "Form received.")
+        }
+        Err(e) => {
+            finish(&state, &logged, ctx.account, Some(problem_text(&e))).await;
+            openrosa_error(e)
+        }
+    }
+}
