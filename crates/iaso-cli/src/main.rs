@@ -41,6 +41,11 @@ enum Command {
     },
     /// Print every setting with its default value, as a TOML file to start from.
     DefaultConfig,
+    /// Measure the server over HTTP on loopback and print figures (a fresh database each run).
+    Bench {
+        #[command(subcommand)]
+        command: commands::bench::BenchCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -76,6 +81,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => commands::serve::run(settings, args).await,
             Command::Migrate => commands::migrate::run(settings).await,
             Command::CreateSuperuser(args) => commands::superuser::run(settings, args).await,
+            Command::Bench { command } => commands::bench::run(command).await,
             Command::Xlsform { .. } | Command::DefaultConfig => Ok(()),
         }
     });
