@@ -166,7 +166,7 @@ pub async fn retrieve(
 
 /// Converts the engine's descriptor into Iaso's stored shape (pyxform's JSON): select choices
 /// under `children`, the survey's `id_string`, `title`, `version` at the root.
-pub(crate) fn iaso_descriptor(meta: &iaso_xlsform::FormMeta, version: &str) -> Value {
+pub fn iaso_descriptor(meta: &iaso_xlsform::FormMeta, version: &str) -> Value {
     fn convert(node: Value) -> Value {
         match node {
             Value::Object(m) => {
@@ -213,7 +213,7 @@ pub(crate) fn iaso_descriptor(meta: &iaso_xlsform::FormMeta, version: &str) -> V
 }
 
 /// Puts `version="..."` on the primary instance's root when the XLSForm had none.
-pub(crate) fn ensure_xform_version(xform: &str, form_id: &str, version: &str) -> String {
+pub fn ensure_xform_version(xform: &str, form_id: &str, version: &str) -> String {
     let Some(instance) = xform.find("<instance>") else {
         return xform.to_string();
     };

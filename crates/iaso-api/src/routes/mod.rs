@@ -4,7 +4,7 @@
 
 mod accounts;
 pub mod exports;
-mod form_versions;
+pub mod form_versions;
 mod forms;
 mod health;
 mod instances;
