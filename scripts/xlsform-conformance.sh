@@ -22,7 +22,7 @@ if ! python3 -c 'import lxml' 2>/dev/null; then
 fi
 
 cargo build --release -p iaso-xlsform --bin xlsform-convert >&2
-BIN="$ROOT/target/release/xlsform-convert"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/xlsform-convert"
 
 OUT="$(mktemp)"
 trap 'rm -f "$OUT"' EXIT

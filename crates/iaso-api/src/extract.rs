@@ -95,29 +95,37 @@ fn serde_urlencoded_like<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
 /// The query string as Iaso reads it: unknown parameters are ignored, known ones are parsed
 /// strictly and a bad value is a 400 naming the parameter.
 #[derive(Debug, Clone, Default)]
-pub struct QueryParams(HashMap<String, String>);
+pub struct QueryParams(HashMap<String, String>, Vec<(String, String)>);
 
 impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
-        Ok(QueryParams(
-            url::form_urlencoded::parse(query.as_bytes())
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        ))
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        Ok(QueryParams(pairs.iter().cloned().collect(), pairs))
     }
 }
 
 impl QueryParams {
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        QueryParams(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
+        let pairs: Vec<(String, String)> = pairs
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        QueryParams(pairs.iter().cloned().collect(), pairs)
+    }
+
+    /// Every non-empty value of a repeated parameter (`a=1&a=2`), in order.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.1
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.trim())
+            .filter(|v| !v.is_empty())
+            .collect()
     }
 
     /// A non-empty value.

@@ -16,6 +16,7 @@ pub mod routes;
 pub mod settings;
 pub mod state;
 pub mod timestamps;
+pub mod uploads;
 
 pub use error::ApiError;
 pub use settings::Settings;

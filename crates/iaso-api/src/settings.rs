@@ -46,6 +46,28 @@ pub struct Settings {
     pub hash_cost: Option<HashCost>,
     /// Database pool size.
     pub db_max_connections: u32,
+    /// Where task inputs and results are kept: "local" (a folder, `files_dir` or
+    /// `<data_dir>/files`) or "s3" (an S3-compatible bucket, the `s3_*` settings).
+    pub files_backend: String,
+    pub files_dir: Option<PathBuf>,
+    pub s3_bucket: String,
+    /// Endpoint of an S3-compatible service (MinIO, Garage...); empty for AWS itself.
+    pub s3_endpoint: String,
+    pub s3_region: String,
+    /// Empty: the usual AWS_* environment variables are used.
+    pub s3_access_key_id: String,
+    pub s3_secret_access_key: String,
+    pub s3_prefix: String,
+    pub s3_allow_http: bool,
+    /// Run a task worker inside `iaso serve` (`--no-worker` turns it off).
+    pub serve_worker: bool,
+    /// Tasks a worker runs at the same time.
+    pub worker_concurrency: usize,
+    /// Seconds a worker may stay silent before its task is given to another worker.
+    pub task_lease: u64,
+    /// Longest wait, in seconds, between two looks at the queue when no wake-up arrives (a
+    /// separate `iaso worker` on SQLite relies on it).
+    pub task_poll_interval: u64,
 }
 
 impl Default for Settings {
@@ -71,6 +93,19 @@ impl Default for Settings {
             login_lockout: 30,
             hash_cost: None,
             db_max_connections: 10,
+            files_backend: "local".into(),
+            files_dir: None,
+            s3_bucket: String::new(),
+            s3_endpoint: String::new(),
+            s3_region: "us-east-1".into(),
+            s3_access_key_id: String::new(),
+            s3_secret_access_key: String::new(),
+            s3_prefix: String::new(),
+            s3_allow_http: false,
+            serve_worker: true,
+            worker_concurrency: 2,
+            task_lease: 60,
+            task_poll_interval: 5,
         }
     }
 }
@@ -84,6 +119,7 @@ impl std::fmt::Debug for Settings {
             .field("data_dir", &self.data_dir)
             .field("environment", &self.environment)
             .field("mail_mode", &self.mail_mode)
+            .field("files_backend", &self.files_backend)
             .finish_non_exhaustive()
     }
 }
@@ -100,6 +136,31 @@ pub fn redact_url(url: &str) -> String {
 }
 
 impl Settings {
+    /// The file storage part of the settings.
+    pub fn file_settings(&self) -> iaso_tasks::FileSettings {
+        iaso_tasks::FileSettings {
+            backend: self.files_backend.clone(),
+            local_dir: self.files_dir.clone(),
+            s3_bucket: self.s3_bucket.clone(),
+            s3_endpoint: self.s3_endpoint.clone(),
+            s3_region: self.s3_region.clone(),
+            s3_access_key_id: self.s3_access_key_id.clone(),
+            s3_secret_access_key: self.s3_secret_access_key.clone(),
+            s3_prefix: self.s3_prefix.clone(),
+            s3_allow_http: self.s3_allow_http,
+        }
+    }
+
+    /// Worker behaviour from the settings (the rest keeps its defaults).
+    pub fn worker_config(&self) -> iaso_tasks::WorkerConfig {
+        iaso_tasks::WorkerConfig {
+            concurrency: self.worker_concurrency.max(1),
+            lease: std::time::Duration::from_secs(self.task_lease.max(5)),
+            poll_interval: std::time::Duration::from_secs(self.task_poll_interval.max(1)),
+            ..iaso_tasks::WorkerConfig::default()
+        }
+    }
+
     /// The default SQLite file inside the data folder.
     pub fn default_database_url(&self) -> String {
         format!("sqlite:{}", self.data_dir.join("iaso.sqlite3").display())

@@ -6,7 +6,17 @@ use crate::Settings;
 use iaso_domain::password::{HashCost, PasswordHasher};
 use iaso_store::throttle::ThrottlePolicy;
 use iaso_store::Store;
+use iaso_tasks::{FileStore, Registry, TaskQueue};
 use std::sync::Arc;
+
+/// Settings that cannot be turned into a working application.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailError),
+    #[error(transparent)]
+    Files(#[from] iaso_tasks::FileError),
+}
 
 #[derive(Clone)]
 pub struct AppState {
@@ -22,6 +32,10 @@ pub struct AppState {
     pub blobs: crate::blobs::Blobs,
     /// Recently verified HTTP Basic credentials (OpenRosa clients send them on every request).
     pub basic_cache: BasicCache,
+    /// The background task queue (enqueue, kill, live progress).
+    pub tasks: TaskQueue,
+    /// Uploaded task inputs and task results.
+    pub files: FileStore,
 }
 
 type CacheMap = std::collections::HashMap<[u8; 32], (iaso_domain::UserId, std::time::Instant)>;
@@ -72,7 +86,7 @@ impl BasicCache {
 
 impl AppState {
     /// `settings.secret_key` must be set (the CLI generates one when the user did not).
-    pub fn new(store: Store, settings: Settings) -> Result<AppState, crate::mail::MailError> {
+    pub fn new(store: Store, settings: Settings) -> Result<AppState, StateError> {
         let jwt = JwtKeys::new(
             &settings.secret_key,
             settings.access_token_lifetime as i64,
@@ -87,7 +101,11 @@ impl AppState {
         };
         let blobs =
             crate::blobs::Blobs::local(settings.data_dir.join("media"), &settings.secret_key);
+        let files = FileStore::from_settings(&settings.file_settings(), &settings.data_dir)?;
+        let tasks = TaskQueue::new(store.clone(), task_registry());
         Ok(AppState {
+            tasks,
+            files,
             store,
             settings: Arc::new(settings),
             jwt,
@@ -99,4 +117,9 @@ impl AppState {
             basic_cache: BasicCache::default(),
         })
     }
+}
+
+/// Every task type of this build (what the API may queue and workers run).
+pub fn task_registry() -> Registry {
+    iaso_tasks::kinds::registry()
 }

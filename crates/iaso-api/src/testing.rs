@@ -81,6 +81,35 @@ impl TestApp {
         &self.state.store
     }
 
+    /// A worker on this application's queue and files, running every task type, with
+    /// intervals suited to tests: `let w = app.worker().spawn(); ... w.shutdown().await;`.
+    pub fn worker(&self) -> iaso_tasks::Worker {
+        self.worker_with(|_| {})
+    }
+
+    pub fn worker_with(
+        &self,
+        adjust: impl FnOnce(&mut iaso_tasks::WorkerConfig),
+    ) -> iaso_tasks::Worker {
+        let mut config = iaso_tasks::WorkerConfig {
+            concurrency: 2,
+            poll_interval: std::time::Duration::from_secs(3600),
+            progress_interval: std::time::Duration::ZERO,
+            sweep_interval: std::time::Duration::from_millis(100),
+            retry_delay: std::time::Duration::ZERO,
+            shutdown_grace: std::time::Duration::from_secs(10),
+            name: "test-worker".into(),
+            ..iaso_tasks::WorkerConfig::default()
+        };
+        adjust(&mut config);
+        iaso_tasks::Worker::new(
+            self.state.tasks.clone(),
+            self.state.files.clone(),
+            crate::state::task_registry(),
+            config,
+        )
+    }
+
     /// Creates an account (all modules) with its administrator, and logs the administrator in.
     pub async fn tenant(&self, name: &str) -> Tenant {
         let username = format!("{}_admin", name.to_lowercase().replace(' ', "_"));

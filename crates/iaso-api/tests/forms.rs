@@ -3,6 +3,8 @@
 
 use iaso_api::api_test;
 use iaso_api::testing::{Tenant, TestApp};
+use iaso_store::audit::LogFilter;
+use iaso_store::PageRequest;
 use serde_json::{json, Value};
 
 pub const DEMO_CSV: &str = "survey,,,,
@@ -264,9 +266,18 @@ api_test!(form_crud_and_versions, async |app: &TestApp| {
     // Every change is audited.
     let log = app
         .store()
-        .modifications(t.account_id, "iaso.form", &form.to_string())
+        .list_modifications(
+            t.account_id,
+            &LogFilter {
+                content_type: Some("iaso.form".into()),
+                object_id: Some(form.to_string()),
+                ..LogFilter::default()
+            },
+            PageRequest::new(100, 1),
+        )
         .await
-        .unwrap();
+        .unwrap()
+        .items;
     assert!(log.len() >= 4, "{}", log.len());
 });
 
@@ -748,9 +759,18 @@ api_test!(review_and_exports, async |app: &TestApp| {
     assert_eq!(count(app, &t, form).await, 3);
     let log = app
         .store()
-        .modifications(t.account_id, "iaso.instance", &ids[1].to_string())
+        .list_modifications(
+            t.account_id,
+            &LogFilter {
+                content_type: Some("iaso.instance".into()),
+                object_id: Some(ids[1].to_string()),
+                ..LogFilter::default()
+            },
+            PageRequest::new(100, 1),
+        )
         .await
-        .unwrap();
+        .unwrap()
+        .items;
     assert_eq!(log.len(), 3, "created, deleted, restored");
 });
 

@@ -6,7 +6,7 @@
 use axum::http::Method;
 use futures::FutureExt;
 use iaso_api::api_test;
-use iaso_api::testing::{assert_isolated, TenantResource, TestApp};
+use iaso_api::testing::{assert_isolated, Tenant, TenantResource, TestApp};
 use serde_json::json;
 
 async fn form_with_version(app: &TestApp, t: &iaso_api::testing::Tenant) -> (i64, i64, String) {
@@ -184,6 +184,26 @@ fn resources() -> Vec<TenantResource> {
             delete: true,
         },
         TenantResource {
+            name: "tasks",
+            list: Some(("/api/tasks/", "tasks")),
+            detail: "/api/tasks/{id}/",
+            create: |app, t| {
+                async move {
+                    let r = app
+                        .post("/api/tasks/create/exportprofiles/")
+                        .token(&t.token)
+                        .json(json!({}))
+                        .send()
+                        .await;
+                    assert_eq!(r.status, 201, "{}", r.text());
+                    r.json()["task"]["id"].as_i64().unwrap()
+                }
+                .boxed()
+            },
+            update: Some((Method::PATCH, || json!({"should_be_killed": true}))),
+            delete: false,
+        },
+        TenantResource {
             name: "accounts",
             list: Some(("/api/accounts/", "results")),
             detail: "/api/accounts/{id}/",
@@ -194,7 +214,174 @@ fn resources() -> Vec<TenantResource> {
             )),
             delete: false,
         },
+        TenantResource {
+            name: "data sources",
+            list: Some(("/api/datasources/", "sources")),
+            detail: "/api/datasources/{id}/",
+            create: |app, t| {
+                async move {
+                    let r = app
+                        .post("/api/datasources/")
+                        .token(&t.token)
+                        .json(json!({"name": format!("Source {}", t.account_id), "project_ids": [t.project_id]}))
+                        .send()
+                        .await;
+                    assert_eq!(r.status, 201, "{}", r.text());
+                    r.json()["id"].as_i64().unwrap()
+                }
+                .boxed()
+            },
+            update: Some((Method::PUT, || json!({"name": "Stolen"}))),
+            delete: false,
+        },
+        TenantResource {
+            name: "source versions",
+            list: Some(("/api/sourceversions/", "versions")),
+            detail: "/api/sourceversions/{id}/",
+            create: |app, t| {
+                async move {
+                    let sources = app
+                        .get("/api/datasources/")
+                        .token(&t.token)
+                        .send()
+                        .await
+                        .json();
+                    let source = sources["sources"][0]["id"].as_i64().unwrap();
+                    let r = app
+                        .post("/api/sourceversions/")
+                        .token(&t.token)
+                        .json(json!({"data_source_id": source, "description": "v2"}))
+                        .send()
+                        .await;
+                    assert_eq!(r.status, 200, "{}", r.text());
+                    r.json()["id"].as_i64().unwrap()
+                }
+                .boxed()
+            },
+            update: Some((Method::PUT, || json!({"description": "Stolen"}))),
+            delete: true,
+        },
+        TenantResource {
+            name: "org unit types (v2)",
+            list: Some(("/api/v2/orgunittypes/", "orgUnitTypes")),
+            detail: "/api/v2/orgunittypes/{id}/",
+            create: |app, t| create_type(app, t).boxed(),
+            update: Some((Method::PATCH, || json!({"name": "Stolen"}))),
+            delete: true,
+        },
+        TenantResource {
+            name: "org unit types (v1)",
+            list: Some(("/api/orgunittypes/", "orgUnitTypes")),
+            detail: "/api/orgunittypes/{id}/",
+            create: |app, t| create_type(app, t).boxed(),
+            update: Some((Method::PUT, || json!({"name": "Stolen"}))),
+            delete: true,
+        },
+        TenantResource {
+            name: "org units",
+            list: Some(("/api/orgunits/", "orgUnits")),
+            detail: "/api/orgunits/{id}/",
+            create: |app, t| create_unit(app, t).boxed(),
+            update: Some((Method::PATCH, || json!({"name": "Stolen"}))),
+            delete: false,
+        },
+        TenantResource {
+            name: "groups",
+            list: Some(("/api/groups/", "groups")),
+            detail: "/api/groups/{id}/",
+            create: |app, t| {
+                async move {
+                    let unit = create_unit(app, t).await;
+                    let r = app
+                        .post("/api/groups/")
+                        .token(&t.token)
+                        .json(json!({"name": "Group", "org_unit_ids": [unit]}))
+                        .send()
+                        .await;
+                    assert_eq!(r.status, 201, "{}", r.text());
+                    r.json()["id"].as_i64().unwrap()
+                }
+                .boxed()
+            },
+            update: Some((
+                Method::PATCH,
+                || json!({"name": "Stolen", "org_unit_ids": []}),
+            )),
+            delete: true,
+        },
+        TenantResource {
+            name: "group sets",
+            list: Some(("/api/group_sets/", "group_sets")),
+            detail: "/api/group_sets/{id}/",
+            create: |app, t| {
+                async move {
+                    let me = app
+                        .get("/api/profiles/me/")
+                        .token(&t.token)
+                        .send()
+                        .await
+                        .json();
+                    let version = me["account"]["default_version"]["id"].as_i64().unwrap();
+                    let r = app
+                        .post("/api/group_sets/")
+                        .token(&t.token)
+                        .json(json!({"name": "Set", "source_version_id": version}))
+                        .send()
+                        .await;
+                    assert_eq!(r.status, 201, "{}", r.text());
+                    r.json()["id"].as_i64().unwrap()
+                }
+                .boxed()
+            },
+            update: Some((Method::PATCH, || json!({"name": "Stolen"}))),
+            delete: true,
+        },
+        TenantResource {
+            name: "audit log",
+            list: None,
+            detail: "/api/logs/{id}/",
+            create: |app, t| {
+                async move {
+                    let unit = create_unit(app, t).await;
+                    let r = app
+                        .get(&format!(
+                            "/api/logs/?contentType=iaso.orgunit&objectId={unit}"
+                        ))
+                        .token(&t.token)
+                        .send()
+                        .await;
+                    assert_eq!(r.status, 200, "{}", r.text());
+                    r.json()["list"][0]["id"].as_i64().unwrap()
+                }
+                .boxed()
+            },
+            update: None,
+            delete: false,
+        },
     ]
+}
+
+async fn create_type(app: &TestApp, t: &Tenant) -> i64 {
+    let r = app
+        .post("/api/v2/orgunittypes/")
+        .token(&t.token)
+        .json(json!({"name": "District", "short_name": "Dis", "depth": 2, "project_ids": [t.project_id]}))
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()["id"].as_i64().unwrap()
+}
+
+async fn create_unit(app: &TestApp, t: &Tenant) -> i64 {
+    let ty = create_type(app, t).await;
+    let r = app
+        .post("/api/orgunits/create_org_unit/")
+        .token(&t.token)
+        .json(json!({"name": "Unit", "org_unit_type_id": ty, "validation_status": "VALID"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["id"].as_i64().unwrap()
 }
 
 /// Routes that hold no tenant data, with the reason.
@@ -262,6 +449,61 @@ const EXEMPT: &[(&str, &str)] = &[
     (
         "/openrosa/{app_id}/submission",
         "OpenRosa upload into the app_id's project",
+    ),
+    (
+        "/api/tasks/{id}/logs/",
+        "task sub-resource; other accounts get 404 (tests/tasks.rs task_permissions)",
+    ),
+    (
+        "/api/tasks/{id}/relaunch/",
+        "task sub-resource; other accounts get 404 (tests/tasks.rs task_permissions)",
+    ),
+    (
+        "/api/tasks/{id}/presigned-url/",
+        "task sub-resource; other accounts get 404 (tests/tasks.rs task_permissions)",
+    ),
+    (
+        "/api/tasks/{id}/download/",
+        "task sub-resource; other accounts get 404 (tests/tasks.rs task_permissions)",
+    ),
+    (
+        "/api/tasks/types/",
+        "names of the caller's account's tasks only",
+    ),
+    ("/api/tasks/deployment-status/", "superuser and staff only"),
+    (
+        "/api/tasks/create/profilesbulkupdate/",
+        "creates a task in the caller's account; selection scoped in the store (tests/tasks.rs)",
+    ),
+    (
+        "/api/tasks/create/exportprofiles/",
+        "creates a task in the caller's account",
+    ),
+    (
+        "/api/orgunits/create_org_unit/",
+        "creation; a parent, version, type or group of another account is refused (orgunits tests)",
+    ),
+    (
+        "/api/orgunits/tree/",
+        "reads through the caller's scope; tested in orgunits tests",
+    ),
+    (
+        "/api/orgunits/tree/search/",
+        "reads through the caller's scope; tested in orgunits tests",
+    ),
+    (
+        "/api/mobile/orgunits/",
+        "scoped by app_id (project of the caller's account or public); tested in orgunits tests",
+    ),
+    (
+        "/api/v2/orgunittypes/{id}/hierarchy/",
+        "account's types only; 404 for another account's type (sources tests)",
+    ),
+    ("/api/v2/orgunittypes/dropdown/", "account's types only"),
+    ("/api/groups/dropdown/", "account's versions only"),
+    (
+        "/api/logs/",
+        "needs objectId+contentType of an object the caller sees (orgunits tests)",
     ),
 ];
 

@@ -27,6 +27,19 @@ const ENV_KEYS: &[&str] = &[
     "login_max_failures",
     "login_lockout",
     "db_max_connections",
+    "files_backend",
+    "files_dir",
+    "s3_bucket",
+    "s3_endpoint",
+    "s3_region",
+    "s3_access_key_id",
+    "s3_secret_access_key",
+    "s3_prefix",
+    "s3_allow_http",
+    "serve_worker",
+    "worker_concurrency",
+    "task_lease",
+    "task_poll_interval",
 ];
 
 pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
@@ -117,6 +130,18 @@ struct DefaultsView {
     login_max_failures: i64,
     login_lockout: i64,
     db_max_connections: u32,
+    files_backend: String,
+    s3_bucket: String,
+    s3_endpoint: String,
+    s3_region: String,
+    s3_access_key_id: String,
+    s3_secret_access_key: String,
+    s3_prefix: String,
+    s3_allow_http: bool,
+    serve_worker: bool,
+    worker_concurrency: usize,
+    task_lease: u64,
+    task_poll_interval: u64,
 }
 
 impl Default for DefaultsView {
@@ -138,6 +163,18 @@ impl Default for DefaultsView {
             login_max_failures: d.login_max_failures,
             login_lockout: d.login_lockout,
             db_max_connections: d.db_max_connections,
+            files_backend: d.files_backend,
+            s3_bucket: d.s3_bucket,
+            s3_endpoint: d.s3_endpoint,
+            s3_region: d.s3_region,
+            s3_access_key_id: d.s3_access_key_id,
+            s3_secret_access_key: d.s3_secret_access_key,
+            s3_prefix: d.s3_prefix,
+            s3_allow_http: d.s3_allow_http,
+            serve_worker: d.serve_worker,
+            worker_concurrency: d.worker_concurrency,
+            task_lease: d.task_lease,
+            task_poll_interval: d.task_poll_interval,
         }
     }
 }
@@ -167,9 +204,27 @@ pub fn default_toml() -> String {
          # Failed logins before a username is locked, and lock duration in seconds.\n\
          login_max_failures = {}\n\
          login_lockout = {}\n\
-         db_max_connections = {}\n",
+         db_max_connections = {}\n\
+         # Files of tasks (uploads, exports): \"local\" (files_dir = \"...\", default <data_dir>/files)\n\
+         # or \"s3\" (any S3-compatible service; empty credentials: the AWS_* environment variables).\n\
+         files_backend = \"{}\"\n\
+         s3_bucket = \"\"\n\
+         s3_endpoint = \"\"\n\
+         s3_region = \"{}\"\n\
+         s3_access_key_id = \"\"\n\
+         s3_secret_access_key = \"\"\n\
+         s3_prefix = \"\"\n\
+         s3_allow_http = {}\n\
+         # Background tasks: `iaso serve` runs a worker too unless serve_worker = false (or --no-worker).\n\
+         serve_worker = {}\n\
+         worker_concurrency = {}\n\
+         # Seconds a silent worker keeps its task before another worker retries it.\n\
+         task_lease = {}\n\
+         # Longest wait, in seconds, between two looks at the queue without a wake-up.\n\
+         task_poll_interval = {}\n",
         d.bind, d.data_dir, d.access_token_lifetime, d.refresh_token_lifetime, d.session_lifetime, d.max_body_bytes,
         d.environment, d.public_url, d.mail_mode, d.mail_from, d.login_max_failures, d.login_lockout,
-        d.db_max_connections
+        d.db_max_connections, d.files_backend, d.s3_region, d.s3_allow_http, d.serve_worker,
+        d.worker_concurrency, d.task_lease, d.task_poll_interval
     )
 }

@@ -28,8 +28,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the HTTP server (applies pending migrations first).
+    /// Run the HTTP server (applies pending migrations first), with a task worker inside.
     Serve(commands::serve::ServeArgs),
+    /// Run background tasks (imports, exports, bulk updates) queued by the servers.
+    #[command(
+        long_about = "Run background tasks (imports, exports, bulk updates) queued by the servers.\n\n\
+        Claims queued tasks from the database and runs them until stopped (Ctrl-C or SIGTERM: \
+        running tasks get a grace period, then are rolled back and queued again). Several \
+        workers, on one machine or many, can share a PostgreSQL database: a task is never run \
+        twice at the same time, and a task whose worker died is retried after its lease \
+        (task_lease seconds) runs out. On SQLite `iaso serve` already runs a worker; a \
+        separate worker works too but finds new tasks by polling (task_poll_interval)."
+    )]
+    Worker(commands::worker::WorkerArgs),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Create a superuser (or promote an existing user) who can create accounts.
@@ -79,6 +90,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve(args) => commands::serve::run(settings, args).await,
+            Command::Worker(args) => commands::worker::run(settings, args).await,
             Command::Migrate => commands::migrate::run(settings).await,
             Command::CreateSuperuser(args) => commands::superuser::run(settings, args).await,
             Command::Bench { command } => commands::bench::run(command).await,

@@ -141,6 +141,28 @@ impl Db {
         })
     }
 
+    /// Opens new pools on the same database, as another process would (tests of concurrent
+    /// workers, benchmarks).
+    pub async fn connect_again(&self, options: &DbOptions) -> Result<Db> {
+        match &self.pools {
+            Pools::Sqlite { write, .. } => {
+                let path = write.connect_options().get_filename().to_path_buf();
+                Self::connect_sqlite(&format!("sqlite:{}", path.display()), options).await
+            }
+            Pools::Postgres(pool) => {
+                let connect = (*pool.connect_options()).clone();
+                let pool = PgPoolOptions::new()
+                    .max_connections(options.max_connections)
+                    .acquire_timeout(options.acquire_timeout)
+                    .connect_with(connect)
+                    .await?;
+                Ok(Db {
+                    pools: Pools::Postgres(pool),
+                })
+            }
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         match self.pools {
             Pools::Sqlite { .. } => Backend::Sqlite,

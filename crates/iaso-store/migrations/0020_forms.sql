@@ -1,7 +1,6 @@
 -- Forms, form versions, attachments, submissions (instances) and their files, devices,
--- raw mobile uploads (api_imports) and the audit log of changes (modifications).
--- Org unit and org unit type references are plain BIGINT columns until the georegistry
--- tables exist; a later migration adds their foreign keys.
+-- submission locks and raw mobile uploads (api_imports). Changes are audited in the
+-- georegistry's `modifications` table (0002).
 
 CREATE TABLE forms (
     id {{pk}},
@@ -182,17 +181,3 @@ CREATE TABLE api_imports (
     created_at {{ts}} NOT NULL
 );
 CREATE INDEX api_imports_account ON api_imports (account_id, created_at);
-
--- Audit log: one row per change, with the object's serialisation before and after.
-CREATE TABLE modifications (
-    id {{pk}},
-    account_id BIGINT REFERENCES accounts (id) ON DELETE CASCADE,
-    content_type TEXT NOT NULL,
-    object_id TEXT NOT NULL,
-    past_value {{json}} NOT NULL,
-    new_value {{json}} NOT NULL,
-    source TEXT NOT NULL,
-    user_id BIGINT REFERENCES users (id) ON DELETE SET NULL,
-    created_at {{ts}} NOT NULL
-);
-CREATE INDEX modifications_object ON modifications (content_type, object_id);

@@ -1,6 +1,6 @@
 //! Forms, their versions and attachments.
 
-use crate::audit::{log_modification, Change};
+use crate::audit::{self, Change};
 use crate::{Page, PageRequest, Store, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use iaso_db::{sql, Conn, DbError, Sql};
@@ -580,7 +580,7 @@ impl Store {
             .await?;
         write_links(&mut tx, id, ch).await?;
         let form = form_in(&mut tx, account, id).await?;
-        log_modification(
+        audit::log(
             &mut tx,
             &Change {
                 account: Some(account),
@@ -588,7 +588,7 @@ impl Store {
                 object_id: id.to_string(),
                 past: json!([]),
                 new: form.audit_json(),
-                source: "form_api",
+                source: audit::sources::FORM_API,
                 user,
             },
         )
@@ -646,7 +646,7 @@ impl Store {
         })?;
         write_links(&mut tx, id, ch).await?;
         let after = form_in(&mut tx, account, id).await?;
-        log_modification(
+        audit::log(
             &mut tx,
             &Change {
                 account: Some(account),

@@ -7,7 +7,7 @@
 //! row impossible; a concurrent duplicate loses the race on the index and is retried as an
 //! update of the winner.
 
-use crate::audit::{log_modification, Change};
+use crate::audit::{self, Change};
 use crate::forms::{append, like_escape};
 use crate::{Page, PageRequest, Store, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
@@ -778,7 +778,7 @@ impl Store {
         .await?;
         set_parsed(&mut tx, id, &json, version, location, device).await?;
         add_media(&mut tx, id, &up.media).await?;
-        log_modification(
+        audit::log(
             &mut tx,
             &Change {
                 account: Some(account),
@@ -1338,7 +1338,7 @@ impl Store {
             ))
             .await?;
         let after: Instance = row.into();
-        log_modification(
+        audit::log(
             &mut tx,
             &Change {
                 account: Some(account),
@@ -1392,7 +1392,7 @@ impl Store {
             .await?;
             let mut after = before.clone();
             after.deleted = delete;
-            log_modification(
+            audit::log(
                 &mut tx,
                 &Change {
                     account: Some(account),
@@ -1400,7 +1400,7 @@ impl Store {
                     object_id: before.id.to_string(),
                     past: before.audit_json(),
                     new: after.audit_json(),
-                    source: "instance_api_bulk",
+                    source: audit::sources::INSTANCE_API_BULK,
                     user: Some(user),
                 },
             )

@@ -9,15 +9,23 @@ pub mod audit;
 mod error;
 pub mod feature_flags;
 pub mod forms;
+pub mod groups;
 pub mod instances;
 pub mod jsonlogic;
 pub mod migrations;
+pub mod mobile;
+pub mod org_unit_search;
+pub mod org_unit_types;
+pub mod org_units;
 pub mod paging;
 pub mod principal;
 pub mod profiles;
+pub mod profiles_bulk;
 pub mod projects;
 pub mod sessions;
 pub mod setup;
+pub mod sources;
+pub mod tasks;
 pub mod throttle;
 pub mod user_roles;
 pub mod users;
@@ -62,4 +70,19 @@ impl Store {
 pub(crate) fn secret_hash(secret: &str) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// A `LIKE ... ESCAPE '\\'` pattern matching `needle` anywhere, lowercased (compare with a
+/// lowercased column).
+pub(crate) fn like_contains(needle: &str) -> String {
+    let mut p = String::with_capacity(needle.len() + 2);
+    p.push('%');
+    for c in needle.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
 }

@@ -10,6 +10,16 @@ pub const MIGRATIONS: &[Migration] = &[
         template: include_str!("../migrations/0001_identity.sql"),
     },
     Migration {
+        version: 2,
+        name: "georegistry",
+        template: include_str!("../migrations/0002_georegistry.sql"),
+    },
+    Migration {
+        version: 10,
+        name: "tasks",
+        template: include_str!("../migrations/0010_tasks.sql"),
+    },
+    Migration {
         version: 20,
         name: "forms",
         template: include_str!("../migrations/0020_forms.sql"),

@@ -7,7 +7,7 @@ use iaso_db::{sql, Conn};
 use iaso_domain::account::Account;
 use iaso_domain::permissions::PermissionSet;
 use iaso_domain::user::{Profile, User};
-use iaso_domain::{AccountId, Permission, ProjectId, UserId};
+use iaso_domain::{AccountId, OrgUnitId, OrgUnitTypeId, Permission, ProjectId, UserId};
 
 /// The caller's membership of its current account.
 #[derive(Debug, Clone)]
@@ -17,6 +17,11 @@ pub struct Membership {
     pub permissions: PermissionSet,
     /// Projects the profile is restricted to; empty means every project of the account.
     pub project_ids: Vec<ProjectId>,
+    /// Org units whose sub-trees the profile is restricted to; empty means the whole account.
+    pub org_unit_ids: Vec<OrgUnitId>,
+    /// Org unit types the profile (directly or through its roles) may create and edit; empty
+    /// means every type.
+    pub editable_org_unit_type_ids: Vec<OrgUnitTypeId>,
 }
 
 /// An authenticated caller.
@@ -99,12 +104,16 @@ impl Store {
                 .collect()
         };
         let project_ids = self.profile_project_ids(profile.id).await?;
+        let org_unit_ids = self.profile_org_unit_ids(profile.id).await?;
+        let editable_org_unit_type_ids = self.editable_org_unit_type_ids(profile.id).await?;
         Ok(Some(Principal {
             membership: Some(Membership {
                 permissions: PermissionSet::new(user.is_superuser, granted),
                 account,
                 profile,
                 project_ids,
+                org_unit_ids,
+                editable_org_unit_type_ids,
             }),
             user,
         }))

@@ -5,7 +5,10 @@ use crate::{Page, PageRequest, Store, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use iaso_db::{sql, Conn, Sql};
 use iaso_domain::user::{Profile, User};
-use iaso_domain::{AccountId, FieldErrors, Permission, ProfileId, ProjectId, UserId, UserRoleId};
+use iaso_domain::{
+    AccountId, FieldErrors, OrgUnitId, OrgUnitTypeId, Permission, ProfileId, ProjectId, UserId,
+    UserRoleId,
+};
 
 #[derive(sqlx::FromRow)]
 struct ProfileRow {
@@ -82,6 +85,12 @@ pub struct ProfileView {
     /// True when the login also has profiles in other accounts (its user-level fields then
     /// belong to nobody in particular and cannot be changed from one account).
     pub shared_login: bool,
+    /// Org units whose sub-trees the profile is restricted to.
+    pub org_unit_ids: Vec<OrgUnitId>,
+    /// Types the profile itself may edit (roles may add more).
+    pub editable_org_unit_type_ids: Vec<OrgUnitTypeId>,
+    /// Types the profile's roles may edit.
+    pub role_editable_org_unit_type_ids: Vec<OrgUnitTypeId>,
 }
 
 /// List filters of `/api/profiles/`.
@@ -114,6 +123,8 @@ pub struct ProfileChanges {
     pub user_roles: Option<Vec<UserRoleId>>,
     pub projects: Option<Vec<ProjectId>>,
     pub permissions: Option<Vec<Permission>>,
+    pub org_units: Option<Vec<OrgUnitId>>,
+    pub editable_org_unit_type_ids: Option<Vec<OrgUnitTypeId>>,
 }
 
 impl ProfileChanges {
@@ -148,7 +159,7 @@ fn order_clause(order: &[String]) -> String {
     parts.join(", ")
 }
 
-fn push_filters(q: &mut Sql, account: AccountId, f: &ProfileFilter) {
+pub(crate) fn push_filters(q: &mut Sql, account: AccountId, f: &ProfileFilter) {
     q.push(" WHERE p.account_id = ").bind(account.get());
     if let Some(search) = f.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         let pattern = format!("%{}%", search.to_lowercase());
@@ -220,6 +231,27 @@ async fn decorate(c: &mut impl Conn, rows: Vec<ProfileUserRow>) -> StoreResult<V
         .push(") ORDER BY permission");
     let perms: Vec<(i64, String)> = c.fetch_all(q).await?;
 
+    let mut q =
+        Sql::new("SELECT profile_id, org_unit_id FROM profile_org_units WHERE profile_id IN (");
+    q.bind_list(ids.iter().copied())
+        .push(") ORDER BY org_unit_id");
+    let org_units: Vec<(i64, i64)> = c.fetch_all(q).await?;
+
+    let mut q = Sql::new(
+        "SELECT profile_id, org_unit_type_id FROM profile_editable_org_unit_types WHERE profile_id IN (",
+    );
+    q.bind_list(ids.iter().copied())
+        .push(") ORDER BY org_unit_type_id");
+    let editable: Vec<(i64, i64)> = c.fetch_all(q).await?;
+
+    let mut q = Sql::new(
+        "SELECT DISTINCT pr.profile_id, re.org_unit_type_id FROM profile_user_roles pr
+         JOIN user_role_editable_org_unit_types re ON re.user_role_id = pr.user_role_id WHERE pr.profile_id IN (",
+    );
+    q.bind_list(ids.iter().copied())
+        .push(") ORDER BY re.org_unit_type_id");
+    let role_editable: Vec<(i64, i64)> = c.fetch_all(q).await?;
+
     let mut q = Sql::new("SELECT user_id, COUNT(*) FROM profiles WHERE user_id IN (");
     q.bind_list(user_ids.iter().copied())
         .push(") GROUP BY user_id");
@@ -255,6 +287,21 @@ async fn decorate(c: &mut impl Conn, rows: Vec<ProfileUserRow>) -> StoreResult<V
                     .filter_map(|x| Permission::from_code(&x.1))
                     .collect(),
                 shared_login: memberships.iter().any(|m| m.0 == uid && m.1 > 1),
+                org_unit_ids: org_units
+                    .iter()
+                    .filter(|x| x.0 == pid)
+                    .map(|x| OrgUnitId(x.1))
+                    .collect(),
+                editable_org_unit_type_ids: editable
+                    .iter()
+                    .filter(|x| x.0 == pid)
+                    .map(|x| OrgUnitTypeId(x.1))
+                    .collect(),
+                role_editable_org_unit_type_ids: role_editable
+                    .iter()
+                    .filter(|x| x.0 == pid)
+                    .map(|x| OrgUnitTypeId(x.1))
+                    .collect(),
                 profile: r.profile.into(),
                 user: r.user.into(),
             }
@@ -305,6 +352,48 @@ async fn check_references(
             errors.add("projects", "Invalid pk - object does not exist.");
         }
     }
+    if let Some(units) = ch.org_units.as_ref().filter(|u| !u.is_empty()) {
+        let versions = crate::sources::account_version_ids(c, account).await?;
+        let found = if versions.is_empty() {
+            0
+        } else {
+            let mut q = Sql::new("SELECT COUNT(DISTINCT id) FROM org_units WHERE id IN (");
+            q.bind_list(units.iter().map(|u| u.get()))
+                .push(") AND version_id IN (")
+                .bind_list(versions)
+                .push(")");
+            c.fetch_scalar::<i64>(q).await?
+        };
+        let distinct = units
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len() as i64;
+        if found != distinct {
+            errors.add("org_units", "Invalid pk - object does not exist.");
+        }
+    }
+    if let Some(types) = ch
+        .editable_org_unit_type_ids
+        .as_ref()
+        .filter(|t| !t.is_empty())
+    {
+        let mut q = Sql::new("SELECT COUNT(DISTINCT id) FROM org_unit_types WHERE account_id = ");
+        q.bind(account.get())
+            .push(" AND id IN (")
+            .bind_list(types.iter().map(|t| t.get()))
+            .push(")");
+        let found: i64 = c.fetch_scalar(q).await?;
+        let distinct = types
+            .iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len() as i64;
+        if found != distinct {
+            errors.add(
+                "editable_org_unit_type_ids",
+                "Invalid pk - object does not exist.",
+            );
+        }
+    }
     errors.into_result().map_err(StoreError::Invalid)
 }
 
@@ -343,6 +432,38 @@ async fn write_links(
                 "INSERT INTO profile_projects (profile_id, project_id) VALUES ($1, $2)",
                 pid,
                 p.get()
+            ))
+            .await?;
+        }
+    }
+    if let Some(units) = &ch.org_units {
+        c.execute(sql!(
+            "DELETE FROM profile_org_units WHERE profile_id = $1",
+            pid
+        ))
+        .await?;
+        let mut seen = std::collections::BTreeSet::new();
+        for u in units.iter().filter(|u| seen.insert(**u)) {
+            c.execute(sql!(
+                "INSERT INTO profile_org_units (profile_id, org_unit_id) VALUES ($1, $2)",
+                pid,
+                u.get()
+            ))
+            .await?;
+        }
+    }
+    if let Some(types) = &ch.editable_org_unit_type_ids {
+        c.execute(sql!(
+            "DELETE FROM profile_editable_org_unit_types WHERE profile_id = $1",
+            pid
+        ))
+        .await?;
+        let mut seen = std::collections::BTreeSet::new();
+        for t in types.iter().filter(|t| seen.insert(**t)) {
+            c.execute(sql!(
+                "INSERT INTO profile_editable_org_unit_types (profile_id, org_unit_type_id) VALUES ($1, $2)",
+                pid,
+                t.get()
             ))
             .await?;
         }
@@ -649,4 +770,40 @@ pub(crate) async fn profile_row(
         ))
         .await?;
     Ok(row.map(Into::into))
+}
+
+impl Store {
+    /// Org units whose sub-trees a profile is restricted to (empty = no restriction).
+    pub async fn profile_org_unit_ids(&self, profile: ProfileId) -> StoreResult<Vec<OrgUnitId>> {
+        let mut db = self.db.clone();
+        let rows: Vec<(i64,)> = db
+            .fetch_all(sql!(
+                "SELECT org_unit_id FROM profile_org_units WHERE profile_id = $1 ORDER BY org_unit_id",
+                profile.get()
+            ))
+            .await?;
+        Ok(rows.into_iter().map(|r| OrgUnitId(r.0)).collect())
+    }
+
+    /// Types a profile may edit, directly or through its roles (empty = every type).
+    pub async fn editable_org_unit_type_ids(
+        &self,
+        profile: ProfileId,
+    ) -> StoreResult<Vec<OrgUnitTypeId>> {
+        let mut db = self.db.clone();
+        let rows: Vec<(i64,)> = db
+            .fetch_all(sql!(
+                "SELECT org_unit_type_id FROM profile_editable_org_unit_types WHERE profile_id = $1
+                 UNION
+                 SELECT re.org_unit_type_id FROM profile_user_roles pr
+                 JOIN user_role_editable_org_unit_types re ON re.user_role_id = pr.user_role_id
+                 WHERE pr.profile_id = $1",
+                profile.get()
+            ))
+            .await?;
+        let mut ids: Vec<OrgUnitTypeId> = rows.into_iter().map(|r| OrgUnitTypeId(r.0)).collect();
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
 }

@@ -60,6 +60,33 @@ impl Store {
             ..ProfileChanges::default()
         };
         insert_profile(&mut tx, account.id, user.id, &changes).await?;
+        // Like Iaso: a data source named after the account, its version 1 as the account's
+        // default version (the tenant's pyramid), linked to the main project.
+        let source = crate::sources::insert_source(
+            &mut tx,
+            account.id,
+            new.account_name.trim(),
+            Some("via setup_account"),
+            &[project_id],
+        )
+        .await?;
+        let version = crate::sources::insert_version(&mut tx, source, Some(1), None).await?;
+        tx.execute(sql!(
+            "UPDATE data_sources SET default_version_id = $1 WHERE id = $2",
+            version.get(),
+            source.get()
+        ))
+        .await?;
+        tx.execute(sql!(
+            "UPDATE accounts SET default_version_id = $1 WHERE id = $2",
+            version.get(),
+            account.id.get()
+        ))
+        .await?;
+        let account = iaso_domain::account::Account {
+            default_version_id: Some(version),
+            ..account
+        };
         tx.execute(sql!(
             "UPDATE users SET current_account_id = $1 WHERE id = $2",
             account.id.get(),

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use iaso_domain::project::Project;
 use iaso_domain::{AccountId, FieldErrors, Permission, ProjectId};
+use iaso_store::audit::sources as audit_sources;
 use iaso_store::forms::{Form, FormChanges, FormFilter, FormVersion};
 use iaso_store::principal::Principal;
 use serde::Deserialize;
@@ -704,7 +705,7 @@ async fn do_update(
             id,
             &changes,
             Some(member.principal.user.id),
-            "form_api",
+            audit_sources::FORM_API,
         )
         .await?;
     let projects = state
@@ -778,7 +779,7 @@ pub async fn delete(
                 ..Default::default()
             },
             Some(member.principal.user.id),
-            "form_api",
+            audit_sources::FORM_API,
         )
         .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -18,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use iaso_domain::Permission;
+use iaso_store::audit::sources as audit_sources;
 use iaso_store::instances::{Instance, InstanceChanges, InstanceFile, InstanceFilter};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -366,7 +367,7 @@ pub async fn update(
                 deleted: body.deleted,
             },
             member.principal.user.id,
-            "instance_api",
+            audit_sources::INSTANCE_API,
         )
         .await?;
     Ok(Json(detail_json(&state, &member, &headers, &i).await?))
@@ -393,7 +394,7 @@ pub async fn delete(
                 ..Default::default()
             },
             member.principal.user.id,
-            "instance_api",
+            audit_sources::INSTANCE_API,
         )
         .await?;
     Ok(Json(detail_json(&state, &member, &headers, &i).await?))

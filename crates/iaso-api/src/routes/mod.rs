@@ -3,12 +3,19 @@
 //! the router.
 
 mod accounts;
+mod datasources;
 pub mod exports;
 pub mod form_versions;
 mod forms;
+mod geo_common;
+mod groups;
 mod health;
 mod instances;
+mod logs;
+mod mobile_org_units;
 mod openapi;
+mod org_unit_types;
+mod org_units;
 mod password_reset;
 mod permissions;
 mod profiles;
@@ -16,6 +23,7 @@ mod projects;
 mod session;
 mod setup_account;
 mod submissions;
+pub mod tasks;
 mod token;
 mod user_roles;
 
@@ -115,6 +123,61 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
             submissions::submission_head,
             submissions::submission_post
         ))
+        .routes(routes!(tasks::list))
+        .routes(routes!(tasks::retrieve, tasks::update))
+        .routes(routes!(tasks::relaunch))
+        .routes(routes!(tasks::logs))
+        .routes(routes!(tasks::types))
+        .routes(routes!(tasks::deployment_status))
+        .routes(routes!(tasks::presigned_url))
+        .routes(routes!(tasks::download))
+        .routes(routes!(tasks::create_profiles_bulk_update))
+        .routes(routes!(tasks::create_profiles_export))
+        .routes(routes!(datasources::list, datasources::create))
+        .routes(routes!(datasources::retrieve, datasources::update))
+        .routes(routes!(
+            datasources::list_versions,
+            datasources::create_version
+        ))
+        .routes(routes!(
+            datasources::retrieve_version,
+            datasources::update_version,
+            datasources::delete_version
+        ))
+        .routes(routes!(org_unit_types::list_v2, org_unit_types::create_v2))
+        .routes(routes!(
+            org_unit_types::retrieve_v2,
+            org_unit_types::update_v2,
+            org_unit_types::update_put_v2,
+            org_unit_types::delete_v2
+        ))
+        .routes(routes!(org_unit_types::hierarchy))
+        .routes(routes!(org_unit_types::dropdown))
+        .routes(routes!(org_unit_types::list_v1, org_unit_types::create_v1))
+        .routes(routes!(
+            org_unit_types::retrieve_v1,
+            org_unit_types::update_v1,
+            org_unit_types::update_put_v1,
+            org_unit_types::delete_v1
+        ))
+        .routes(routes!(org_units::list, org_units::create_mobile))
+        .routes(routes!(org_units::retrieve, org_units::update))
+        .routes(routes!(org_units::create_org_unit))
+        .routes(routes!(org_units::tree))
+        .routes(routes!(org_units::tree_search))
+        .routes(routes!(mobile_org_units::list, mobile_org_units::create))
+        .routes(routes!(groups::list, groups::create))
+        .routes(routes!(groups::dropdown))
+        .routes(routes!(groups::retrieve, groups::update, groups::delete))
+        .routes(routes!(groups::list_sets, groups::create_set))
+        .routes(routes!(
+            groups::retrieve_set,
+            groups::update_set,
+            groups::update_set_put,
+            groups::delete_set
+        ))
+        .routes(routes!(logs::list))
+        .routes(routes!(logs::retrieve))
 }
 
 pub fn router(state: AppState) -> Router {

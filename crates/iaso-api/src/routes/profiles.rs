@@ -16,13 +16,45 @@ use axum::Json;
 use iaso_domain::account::Account;
 use iaso_domain::password::check_new_password;
 use iaso_domain::user::{valid_email, valid_username};
-use iaso_domain::{FieldErrors, Permission, ProfileId, ProjectId, UserId, UserRoleId};
+use iaso_domain::{
+    FieldErrors, OrgUnitId, OrgUnitTypeId, Permission, ProfileId, ProjectId, UserId, UserRoleId,
+};
 use iaso_store::profiles::{ProfileChanges, ProfileFilter, ProfileView};
 use iaso_store::user_roles::UserRole;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-/// The account as nested in profile answers.
+/// The account's default version as nested in profile answers (Iaso's
+/// `NestedDefaultVersionSerializer`), or null.
+pub(crate) async fn default_version_json(state: &AppState, a: &Account) -> ApiResult<Value> {
+    let Some(v) = a.default_version_id else {
+        return Ok(Value::Null);
+    };
+    let version = match state.store.version(a.id, v).await {
+        Ok(v) => v,
+        Err(iaso_store::StoreError::NotFound) => return Ok(Value::Null),
+        Err(e) => return Err(e.into()),
+    };
+    let source = state.store.source(a.id, version.data_source_id).await?;
+    Ok(json!({
+        "data_source": {
+            "name": source.name,
+            "description": source.description,
+            "id": source.id,
+            "url": Value::Null,
+            "created_at": epoch(source.created_at),
+            "updated_at": epoch(source.updated_at),
+            "tree_config_status_fields": source.tree_config_status_fields,
+        },
+        "number": version.number,
+        "description": version.description,
+        "id": version.id,
+        "created_at": epoch(version.created_at),
+        "updated_at": epoch(version.updated_at),
+    }))
+}
+
+/// The account as nested in profile answers (`default_version` filled by the caller).
 pub(crate) fn account_json(a: &Account, with_modules: bool) -> Value {
     let mut v = json!({
         "name": a.name,
@@ -80,12 +112,37 @@ async fn detail_json(state: &AppState, view: &ProfileView, account: &Account) ->
         all.dedup();
         all
     };
-    let others: Vec<Value> = store
+    let mut others: Vec<Value> = Vec::new();
+    for a in store
         .accounts_of_user(view.user.id)
         .await?
         .iter()
         .filter(|a| a.id != account.id)
-        .map(|a| account_json(a, false))
+    {
+        let mut v = account_json(a, false);
+        v["default_version"] = default_version_json(state, a).await?;
+        others.push(v);
+    }
+    let mut account_v = account_json(account, true);
+    account_v["default_version"] = default_version_json(state, account).await?;
+    let org_units: Vec<Value> = store
+        .org_units_by_ids(
+            &view
+                .org_unit_ids
+                .iter()
+                .map(|o| o.get())
+                .collect::<Vec<_>>(),
+        )
+        .await?
+        .iter()
+        .map(crate::routes::geo_common::as_dict)
+        .collect();
+    let types = store.list_org_unit_types(account.id).await?;
+    let editable: Vec<Value> = view
+        .editable_org_unit_type_ids
+        .iter()
+        .filter_map(|t| types.iter().find(|x| x.id == *t))
+        .map(|t| json!({"id": t.id, "name": t.name}))
         .collect();
     Ok(json!({
         "id": view.profile.id,
@@ -109,11 +166,11 @@ async fn detail_json(state: &AppState, view: &ProfileView, account: &Account) ->
         "country_code": Value::Null,
         "projects": view.projects.iter().map(|p| json!({"id": p.id, "name": p.name, "app_id": p.app_id, "color": p.color})).collect::<Vec<_>>(),
         "other_accounts": others,
-        "editable_org_unit_types": Vec::<Value>::new(),
-        "user_roles_editable_org_unit_type_ids": Vec::<i64>::new(),
+        "editable_org_unit_types": editable,
+        "user_roles_editable_org_unit_type_ids": view.role_editable_org_unit_type_ids,
         "color": view.profile.color,
-        "account": account_json(account, true),
-        "org_units": Vec::<Value>::new(),
+        "account": account_v,
+        "org_units": org_units,
     }))
 }
 
@@ -255,7 +312,7 @@ pub struct ProfileBody {
     phone_number: Option<Option<String>>,
     country_code: Option<Option<String>>,
     color: Option<String>,
-    /// Filled by the georegistry: org units the user is restricted to.
+    /// Org units whose sub-trees the user is restricted to (ids, or objects with an `id`).
     org_units: Option<Vec<Value>>,
     editable_org_unit_type_ids: Option<Vec<i64>>,
 }
@@ -351,21 +408,18 @@ fn to_changes(
         .color
         .as_ref()
         .map(|c| iaso_domain::validation::color(&mut errors, "color", c));
-    if body.org_units.as_ref().is_some_and(|o| !o.is_empty()) {
-        errors.add(
-            "org_units",
-            "Org unit restrictions are not available yet on this server.",
-        );
-    }
-    if body
-        .editable_org_unit_type_ids
-        .as_ref()
-        .is_some_and(|o| !o.is_empty())
-    {
-        errors.add(
-            "editable_org_unit_type_ids",
-            "Org unit type restrictions are not available yet on this server.",
-        );
+    let mut org_units = None;
+    if let Some(list) = &body.org_units {
+        let mut ids = Vec::new();
+        for v in list {
+            match v.as_i64().or_else(|| v.get("id").and_then(Value::as_i64)) {
+                Some(id) => ids.push(OrgUnitId(id)),
+                None => {
+                    errors.add("org_units", "Expected a list of org unit ids.");
+                }
+            }
+        }
+        org_units = Some(ids);
     }
     errors.into_result()?;
     let blank_to_none = |v: Option<Option<String>>| {
@@ -394,9 +448,41 @@ fn to_changes(
                 .projects
                 .map(|p| p.into_iter().map(ProjectId).collect()),
             permissions,
+            org_units,
+            editable_org_unit_type_ids: body
+                .editable_org_unit_type_ids
+                .map(|t| t.into_iter().map(OrgUnitTypeId).collect()),
         },
         invitation_email,
     ))
+}
+
+/// A user restricted to sub-trees may only restrict others inside its own sub-trees.
+async fn check_org_unit_grant(
+    state: &AppState,
+    member: &Member,
+    changes: &ProfileChanges,
+) -> ApiResult<()> {
+    let Some(units) = changes.org_units.as_ref().filter(|u| !u.is_empty()) else {
+        return Ok(());
+    };
+    let scope = crate::routes::geo_common::scope(state, member).await?;
+    if !scope.is_restricted() {
+        return Ok(());
+    }
+    let ids: Vec<i64> = units.iter().map(|u| u.get()).collect();
+    let found = state.store.org_unit_paths(&ids).await?;
+    let all_inside = ids
+        .iter()
+        .all(|id| found.iter().any(|(i, v, p)| i == id && scope.covers(*v, p)));
+    if all_inside {
+        Ok(())
+    } else {
+        Err(ApiError::field(
+            "org_units",
+            "You can only assign org units inside your own org units.",
+        ))
+    }
 }
 
 /// Create a user in the account (`iaso_users`).
@@ -409,6 +495,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     member.require(Permission::Users)?;
     let (changes, invitation) = to_changes(&state, &member, body, true)?;
+    check_org_unit_grant(&state, &member, &changes).await?;
     let account = &member.membership().account;
     let view = state.store.create_profile(account.id, &changes).await?;
     if let Some(email) = invitation {
@@ -444,6 +531,7 @@ async fn do_update(
     member.require(Permission::Users)?;
     let account = &member.membership().account;
     let (changes, _) = to_changes(state, member, body, false)?;
+    check_org_unit_grant(state, member, &changes).await?;
     let view = state
         .store
         .update_profile(account.id, ProfileId(id), &changes)

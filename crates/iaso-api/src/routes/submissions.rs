@@ -21,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use iaso_domain::project::Project;
 use iaso_domain::{AccountId, UserId};
+use iaso_store::audit::sources as audit_sources;
 use iaso_store::instances::{
     MetaOutcome, MobileMeta, NewApiImport, NewInstanceFile, UploadContext, UploadKey, XmlOutcome,
     XmlUpload,
@@ -546,7 +547,14 @@ pub async fn form_upload(
     let result = async {
         let (_, ctx) = app_context(&state, &caller.0, q.get("app_id")).await?;
         let parts = split_multipart(&headers, body).await?;
-        ingest_parts(&state, ctx, parts, Keying::FileName, "SYNC FORM UPLOAD").await
+        ingest_parts(
+            &state,
+            ctx,
+            parts,
+            Keying::FileName,
+            audit_sources::SYNC_FORM_UPLOAD,
+        )
+        .await
     }
     .await;
     match result {

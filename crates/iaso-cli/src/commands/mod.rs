@@ -3,6 +3,7 @@ pub mod demo;
 pub mod migrate;
 pub mod serve;
 pub mod superuser;
+pub mod worker;
 pub mod xlsform;
 
 use anyhow::Context;

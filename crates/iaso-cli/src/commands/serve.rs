@@ -11,6 +11,11 @@ pub struct ServeArgs {
     /// On an empty database, create a demo account, project and user and print the login.
     #[arg(long)]
     demo: bool,
+    /// Do not run background tasks in this process (then run `iaso worker` separately, or
+    /// tasks stay queued). By default the server runs a worker itself, so that one command is
+    /// enough.
+    #[arg(long)]
+    no_worker: bool,
 }
 
 pub async fn run(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()> {
@@ -22,7 +27,18 @@ pub async fn run(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()> 
         super::demo::seed(&store, &settings).await?;
     }
     let bind = settings.bind;
-    let state = AppState::new(store, settings).context("invalid mail settings")?;
+    let run_worker = settings.serve_worker && !args.no_worker;
+    let worker_config = settings.worker_config();
+    let state = AppState::new(store, settings).context("invalid settings")?;
+    let worker = run_worker.then(|| {
+        iaso_tasks::Worker::new(
+            state.tasks.clone(),
+            state.files.clone(),
+            iaso_api::state::task_registry(),
+            worker_config,
+        )
+        .spawn()
+    });
     let app = iaso_api::router(state);
     let listener = tokio::net::TcpListener::bind(bind)
         .await
@@ -32,11 +48,14 @@ pub async fn run(mut settings: Settings, args: ServeArgs) -> anyhow::Result<()> 
     iaso_api::serve(listener, app, shutdown_signal())
         .await
         .context("the server stopped with an error")?;
+    if let Some(worker) = worker {
+        worker.shutdown().await;
+    }
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
