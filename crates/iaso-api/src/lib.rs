@@ -6,9 +6,9 @@
 //! a DTO serialised as JSON, or an [`error::ApiError`] rendered the way DRF clients expect.
 
 pub mod auth;
-pub mod blobs;
 pub mod error;
 pub mod extract;
+pub mod files;
 pub mod jwt;
 pub mod mail;
 pub mod paging;

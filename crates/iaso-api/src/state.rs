@@ -28,13 +28,12 @@ pub struct AppState {
     pub throttle: ThrottlePolicy,
     /// When this process started (shown by `/_health/` when no deployment time is set).
     pub started_at: chrono::DateTime<chrono::Utc>,
-    /// Files of forms and submissions.
-    pub blobs: crate::blobs::Blobs,
     /// Recently verified HTTP Basic credentials (OpenRosa clients send them on every request).
     pub basic_cache: BasicCache,
     /// The background task queue (enqueue, kill, live progress).
     pub tasks: TaskQueue,
-    /// Uploaded task inputs and task results.
+    /// Every stored file: forms and attachments, submissions and their media, raw uploads,
+    /// task inputs and results (a local folder, or S3 by settings).
     pub files: FileStore,
 }
 
@@ -99,8 +98,6 @@ impl AppState {
             lockout: chrono::Duration::seconds(settings.login_lockout),
             ..ThrottlePolicy::default()
         };
-        let blobs =
-            crate::blobs::Blobs::local(settings.data_dir.join("media"), &settings.secret_key);
         let files = FileStore::from_settings(&settings.file_settings(), &settings.data_dir)?;
         let tasks = TaskQueue::new(store.clone(), task_registry());
         Ok(AppState {
@@ -113,7 +110,6 @@ impl AppState {
             mailer,
             throttle,
             started_at: chrono::Utc::now(),
-            blobs,
             basic_cache: BasicCache::default(),
         })
     }

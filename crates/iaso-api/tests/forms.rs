@@ -1,119 +1,14 @@
 //! Forms, form versions, attachments, the mobile submission flow, OpenRosa, review and exports.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::*;
 use iaso_api::api_test;
-use iaso_api::testing::{Tenant, TestApp};
+use iaso_api::testing::TestApp;
 use iaso_store::audit::LogFilter;
 use iaso_store::PageRequest;
 use serde_json::{json, Value};
-
-pub const DEMO_CSV: &str = "survey,,,,
-,type,name,label,required
-,text,name_of_site,Name of the site,yes
-,integer,visitors,Visitors,
-,select_one yn,open,Is it open?,
-,geopoint,gps,Location,
-,begin_group,details,Details,
-,text,note_text,Remarks,
-,end_group,,,
-,begin_repeat,rooms,Rooms,
-,text,room_name,Room name,
-,integer,beds,Beds,
-,end_repeat,,,
-,image,photo,Photo,
-choices,,,,
-,list_name,name,label,
-,yn,yes,Yes,
-,yn,no,No,
-settings,,,,
-,form_title,form_id,version,
-,Demo form,demo_form,VERSION,
-";
-
-pub fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
-    let boundary = "----iasotestboundary7MA4YWxk";
-    let mut body = Vec::new();
-    for (name, file, data) in parts {
-        body.extend(format!("--{boundary}\r\n").as_bytes());
-        match file {
-            Some(f) => body.extend(
-                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
-            ),
-            None => body.extend(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes()),
-        }
-        body.extend(*data);
-        body.extend(b"\r\n");
-    }
-    body.extend(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-pub async fn create_form(app: &TestApp, t: &Tenant, name: &str) -> i64 {
-    let r = app
-        .post("/api/forms/")
-        .token(&t.token)
-        .json(json!({"name": name, "project_ids": [t.project_id.get()], "org_unit_type_ids": []}))
-        .send()
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text());
-    r.json()["id"].as_i64().unwrap()
-}
-
-pub async fn upload_version(app: &TestApp, t: &Tenant, form: i64, version: &str) -> (u16, Value) {
-    let csv = DEMO_CSV.replace("VERSION", version);
-    let form_id = form.to_string();
-    let (ct, body) = multipart(&[
-        ("form_id", None, form_id.as_bytes()),
-        ("xls_file", Some("demo.csv"), csv.as_bytes()),
-    ]);
-    let r = app
-        .post("/api/formversions/")
-        .token(&t.token)
-        .body(&ct, body)
-        .send()
-        .await;
-    (
-        r.status.as_u16(),
-        serde_json::from_slice(&r.body).unwrap_or(Value::Null),
-    )
-}
-
-fn submission(version: &str, instance_id: &str, site: &str) -> String {
-    format!(
-        r#"<?xml version="1.0"?><data id="demo_form" version="{version}" xmlns:jr="http://openrosa.org/javarosa">
-<name_of_site>{site}</name_of_site><visitors>12</visitors><open>yes</open><gps>50.8 4.35 100 5</gps>
-<details><note_text>ok &amp; fine</note_text></details>
-<rooms><room_name>A</room_name><beds>2</beds></rooms><rooms><room_name>B</room_name><beds>3</beds></rooms>
-<photo>p.jpg</photo><meta><instanceID>uuid:{instance_id}</instanceID></meta></data>"#
-    )
-}
-
-async fn setup(app: &TestApp) -> (Tenant, i64) {
-    let t = app.tenant("A").await;
-    let form = create_form(app, &t, "Demo").await;
-    let (status, v) = upload_version(app, &t, form, "2024010101").await;
-    assert_eq!(status, 201, "{v}");
-    (t, form)
-}
-
-async fn app_id(app: &TestApp, t: &Tenant) -> String {
-    let r = app
-        .get(&format!("/api/projects/{}/", t.project_id.get()))
-        .token(&t.token)
-        .send()
-        .await;
-    r.json()["app_id"].as_str().unwrap().to_string()
-}
-
-async fn count(app: &TestApp, t: &Tenant, form: i64) -> i64 {
-    let r = app
-        .get(&format!("/api/instances/?form_ids={form}&limit=1"))
-        .token(&t.token)
-        .send()
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json()["count"].as_i64().unwrap()
-}
 
 api_test!(form_crud_and_versions, async |app: &TestApp| {
     let (t, form) = setup(app).await;
@@ -149,10 +44,7 @@ api_test!(form_crud_and_versions, async |app: &TestApp| {
     assert!(x
         .text()
         .contains("<data id=\"demo_form\" version=\"2024010101\""));
-    assert_eq!(
-        iaso_api::blobs::md5_hex(&x.body),
-        v["md5"].as_str().unwrap()
-    );
+    assert_eq!(iaso_ingest::md5_hex(&x.body), v["md5"].as_str().unwrap());
     // A tampered signature is refused.
     let bad = app.get(&path.replace("?s=", "?s=0")).send().await;
     assert_eq!(bad.status, 404);
@@ -321,10 +213,12 @@ api_test!(
     mobile_flow_is_idempotent_in_both_orders,
     async |app: &TestApp| {
         let (t, form) = setup(app).await;
+        let g = geo(app, &t).await;
+        let ou = g.facilities[0];
         let app_id = app_id(app, &t).await;
         let meta = |id: &str, file: &str| {
             json!([{"id": id, "file": format!("/sdcard/odk/{file}"), "name": "Demo", "formId": form.to_string(),
-        "orgUnitId": 7, "created_at": 1712326182.45, "updated_at": 1712326182.45, "latitude": 50.1, "longitude": 4.2, "altitude": 10, "accuracy": 12.744, "period": null}])
+        "orgUnitId": ou, "created_at": 1712326182.45, "updated_at": 1712326182.45, "latitude": 50.1, "longitude": 4.2, "altitude": 10, "accuracy": 12.744, "period": null}])
         };
         // Metadata first, then XML, then both again.
         for _ in 0..2 {
@@ -550,7 +444,7 @@ api_test!(openrosa_collect_flow, async |app: &TestApp| {
     let path = &url[url.find("/openrosa/").unwrap()..];
     let x = app.get(path).send().await;
     assert_eq!(x.status, 200);
-    assert_eq!(iaso_api::blobs::md5_hex(&x.body), hash);
+    assert_eq!(iaso_ingest::md5_hex(&x.body), hash);
 
     let head = app
         .request(
@@ -733,14 +627,18 @@ api_test!(review_and_exports, async |app: &TestApp| {
         .send()
         .await;
     assert_eq!(r.status, 400, "the form has no period type");
+    // Iaso refuses any change to a submission without an org unit.
     let r = app
         .patch(&format!("/api/instances/{}/", ids[0]))
         .token(&t.token)
-        .json(json!({"org_unit": 42}))
+        .json(json!({"deleted": false}))
         .send()
         .await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json()["org_unit"]["id"], 42);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(
+        r.json()["error"][0],
+        "You don't have the permission to modify this instance."
+    );
     let r = app
         .post("/api/instances/bulkdelete/")
         .token(&t.token)
@@ -773,7 +671,3 @@ api_test!(review_and_exports, async |app: &TestApp| {
         .items;
     assert_eq!(log.len(), 3, "created, deleted, restored");
 });
-
-fn urlencode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}

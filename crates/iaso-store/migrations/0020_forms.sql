@@ -40,7 +40,7 @@ CREATE INDEX form_projects_project ON form_projects (project_id);
 
 CREATE TABLE form_org_unit_types (
     form_id BIGINT NOT NULL REFERENCES forms (id) ON DELETE CASCADE,
-    org_unit_type_id BIGINT NOT NULL,
+    org_unit_type_id BIGINT NOT NULL REFERENCES org_unit_types (id) ON DELETE CASCADE,
     PRIMARY KEY (form_id, org_unit_type_id)
 );
 CREATE INDEX form_org_unit_types_type ON form_org_unit_types (org_unit_type_id);
@@ -96,7 +96,8 @@ CREATE TABLE instances (
     project_id BIGINT REFERENCES projects (id) ON DELETE SET NULL,
     form_id BIGINT REFERENCES forms (id),
     form_version_id BIGINT REFERENCES form_versions (id) ON DELETE SET NULL,
-    org_unit_id BIGINT,
+    -- No cascade: deleting org units that submissions point to is refused (as in Iaso).
+    org_unit_id BIGINT REFERENCES org_units (id),
     -- Client-generated id of the mobile app (`id` of /api/instances/), or the XML instanceID.
     uuid TEXT,
     -- Basename of the XML: joins the two calls of the mobile flow.
@@ -128,7 +129,9 @@ CREATE TABLE instances (
     updated_at {{ts}} NOT NULL
 );
 CREATE INDEX instances_account_form ON instances (account_id, form_id, id);
-CREATE INDEX instances_org_unit ON instances (org_unit_id);
+CREATE INDEX instances_org_unit ON instances (org_unit_id, account_id);
+-- Map mode (bbox) on located submissions.
+CREATE INDEX instances_location ON instances (account_id, longitude, latitude) WHERE latitude IS NOT NULL;
 CREATE INDEX instances_period ON instances (period);
 CREATE INDEX instances_updated_at ON instances (updated_at);
 CREATE INDEX instances_created_at ON instances (created_at);
@@ -158,7 +161,8 @@ CREATE TABLE instance_locks (
     locked_by_id BIGINT NOT NULL REFERENCES users (id),
     unlocked_at {{ts}},
     unlocked_by_id BIGINT REFERENCES users (id),
-    top_org_unit_id BIGINT NOT NULL
+    -- The level at which the lock applies: an ancestor-or-self of the submission's org unit.
+    top_org_unit_id BIGINT NOT NULL REFERENCES org_units (id) ON DELETE CASCADE
 );
 CREATE INDEX instance_locks_instance ON instance_locks (instance_id);
 

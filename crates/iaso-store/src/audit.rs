@@ -25,6 +25,10 @@ pub mod sources {
     pub const INSTANCE_API_BULK: &str = "instance_api_bulk";
     /// Submissions coming from the mobile app's upload or OpenRosa.
     pub const SYNC_FORM_UPLOAD: &str = "SYNC FORM UPLOAD";
+    /// Submissions from ODK Collect or Enketo (OpenRosa; Iaso has no such endpoint).
+    pub const OPENROSA: &str = "openrosa";
+    /// Submissions and org units of a mobile bulk upload (zip).
+    pub const BULK_UPLOAD: &str = "bulk_upload";
 }
 
 /// One change to log.

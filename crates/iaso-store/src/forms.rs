@@ -443,6 +443,31 @@ async fn check_projects(c: &mut impl Conn, account: AccountId, ids: &[i64]) -> S
     Ok(())
 }
 
+/// Checks that org unit types belong to the account (never another tenant's types).
+async fn check_org_unit_types(
+    c: &mut impl Conn,
+    account: AccountId,
+    ids: &[i64],
+) -> StoreResult<()> {
+    let mut distinct = ids.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.is_empty() {
+        return Ok(());
+    }
+    let mut q = Sql::new("SELECT COUNT(*) FROM org_unit_types WHERE account_id = ");
+    q.bind(account.get()).push(" AND id IN (");
+    q.bind_list(distinct.iter().copied()).push(")");
+    let n: i64 = c.fetch_scalar(q).await?;
+    if n != distinct.len() as i64 {
+        return Err(StoreError::invalid(
+            "org_unit_type_ids",
+            "Invalid org unit type ids",
+        ));
+    }
+    Ok(())
+}
+
 async fn write_links(c: &mut impl Conn, form: i64, ch: &FormChanges) -> StoreResult<()> {
     if let Some(projects) = &ch.project_ids {
         c.execute(sql!("DELETE FROM form_projects WHERE form_id = $1", form))
@@ -552,6 +577,12 @@ impl Store {
             ch.project_ids.as_deref().unwrap_or_default(),
         )
         .await?;
+        check_org_unit_types(
+            &mut tx,
+            account,
+            ch.org_unit_type_ids.as_deref().unwrap_or_default(),
+        )
+        .await?;
         let now = iaso_db::now();
         let id: i64 = tx
             .fetch_scalar(sql!(
@@ -609,6 +640,9 @@ impl Store {
         let before = form_in(&mut tx, account, id).await?;
         if let Some(projects) = &ch.project_ids {
             check_projects(&mut tx, account, projects).await?;
+        }
+        if let Some(types) = &ch.org_unit_type_ids {
+            check_org_unit_types(&mut tx, account, types).await?;
         }
         let now = iaso_db::now();
         let b = before.clone();

@@ -73,7 +73,7 @@ pub struct MobileMeta {
     pub name: Option<String>,
     pub period: Option<String>,
     pub accuracy: Option<f64>,
-    pub org_unit_id: Option<i64>,
+    pub org_unit: Option<OrgUnitRef>,
     pub form_id: i64,
     pub planning_id: Option<i64>,
     pub entity_uuid: Option<String>,
@@ -83,6 +83,69 @@ pub struct MobileMeta {
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
     pub altitude: Option<f64>,
+}
+
+/// How an upload names its org unit (`orgUnitId`): an id, or the uuid a device gave to a
+/// unit it created (looked up in the account's default version, as Iaso does).
+#[derive(Debug, Clone, PartialEq)]
+pub enum OrgUnitRef {
+    Id(i64),
+    Uuid(String),
+}
+
+impl OrgUnitRef {
+    /// Digits are an id, anything else a uuid.
+    pub fn parse(s: &str) -> Option<OrgUnitRef> {
+        let s = s.trim();
+        if s.is_empty() {
+            None
+        } else if s.bytes().all(|b| b.is_ascii_digit()) {
+            s.parse().ok().map(OrgUnitRef::Id)
+        } else {
+            Some(OrgUnitRef::Uuid(s.to_string()))
+        }
+    }
+}
+
+impl std::fmt::Display for OrgUnitRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OrgUnitRef::Id(i) => write!(f, "{i}"),
+            OrgUnitRef::Uuid(u) => write!(f, "{u}"),
+        }
+    }
+}
+
+/// The id of the org unit an upload names, checked to be one of the account's units.
+pub async fn resolve_org_unit(
+    c: &mut impl Conn,
+    account: AccountId,
+    r: &OrgUnitRef,
+) -> StoreResult<i64> {
+    let versions = crate::sources::account_version_ids(c, account).await?;
+    let found: Option<(i64,)> = match r {
+        OrgUnitRef::Id(id) if !versions.is_empty() => {
+            let mut q = Sql::new("SELECT id FROM org_units WHERE id = ");
+            q.bind(*id)
+                .push(" AND version_id IN (")
+                .bind_list(versions.iter().copied())
+                .push(")");
+            c.fetch_optional(q).await?
+        }
+        OrgUnitRef::Id(_) => None,
+        OrgUnitRef::Uuid(uuid) => {
+            c.fetch_optional(sql!(
+                "SELECT ou.id FROM org_units ou JOIN accounts a ON a.default_version_id = ou.version_id
+                 WHERE a.id = $1 AND ou.uuid = $2 ORDER BY ou.id LIMIT 1",
+                account.get(),
+                uuid.clone()
+            ))
+            .await?
+        }
+    };
+    found
+        .map(|(id,)| id)
+        .ok_or_else(|| StoreError::invalid("orgUnitId", format!("Unknown org unit {r}.")))
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -125,6 +188,18 @@ pub struct XmlUpload<'a> {
     pub submission: &'a Submission,
     pub media: Vec<NewInstanceFile>,
     pub source: &'a str,
+    /// The device's last edit time (bulk uploads): when set, a different XML replaces the
+    /// stored one only if this is newer than the stored `source_updated_at` (else the stored
+    /// one is kept, outcome `Conflict`), and it becomes the new `source_updated_at`.
+    pub source_updated_at: Option<DateTime<Utc>>,
+}
+
+/// What an XML upload did, and which of the upload's stored files ended up unused (the same
+/// media file was already there): the caller may delete them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct XmlIngest {
+    pub outcome: XmlOutcome,
+    pub unused_files: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -162,7 +237,7 @@ struct IngestRow {
     form_id: Option<i64>,
     file: Option<String>,
     file_md5: Option<String>,
-    latitude: Option<f64>,
+    source_updated_at: Option<DateTime<Utc>>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -283,9 +358,32 @@ mod rand_like {
     }
 }
 
-async fn add_media(c: &mut impl Conn, instance: i64, media: &[NewInstanceFile]) -> StoreResult<()> {
+/// Adds (or replaces, by name) media files; returns the keys of the given files that were not
+/// used because the same content was already attached under that name.
+async fn add_media(
+    c: &mut impl Conn,
+    instance: i64,
+    media: &[NewInstanceFile],
+) -> StoreResult<Vec<String>> {
     let now = iaso_db::now();
+    let mut unused = Vec::new();
+    if media.is_empty() {
+        return Ok(unused);
+    }
+    let existing: Vec<(String, String)> = c
+        .fetch_all(sql!(
+            "SELECT name, md5 FROM instance_files WHERE instance_id = $1 AND NOT deleted",
+            instance
+        ))
+        .await?;
     for m in media {
+        if existing
+            .iter()
+            .any(|(n, md5)| *n == m.name && *md5 == m.md5)
+        {
+            unused.push(m.file.clone());
+            continue;
+        }
         c.execute(sql!(
             "INSERT INTO instance_files (instance_id, name, file, file_size, md5, deleted, created_at, updated_at)
              VALUES ($1, $2, $3, $4, $5, FALSE, $6, $6)
@@ -300,7 +398,7 @@ async fn add_media(c: &mut impl Conn, instance: i64, media: &[NewInstanceFile]) 
         ))
         .await?;
     }
-    Ok(())
+    Ok(unused)
 }
 
 /// Location and device from the answers.
@@ -414,160 +512,22 @@ impl Store {
         ctx: UploadContext,
         meta: &MobileMeta,
     ) -> StoreResult<MetaOutcome> {
-        match self.ingest_mobile_meta_once(ctx, meta).await {
-            Err(e) if retry_on_race(&e) => self.ingest_mobile_meta_once(ctx, meta).await,
+        let once = || async {
+            let mut tx = self.db.begin().await?;
+            let outcome = ingest_mobile_meta_in(&mut tx, ctx, meta).await?;
+            tx.commit().await?;
+            Ok(outcome)
+        };
+        match once().await {
+            Err(e) if retry_on_race(&e) => once().await,
             other => other,
         }
-    }
-
-    async fn ingest_mobile_meta_once(
-        &self,
-        ctx: UploadContext,
-        meta: &MobileMeta,
-    ) -> StoreResult<MetaOutcome> {
-        let account = ctx
-            .account
-            .ok_or_else(|| StoreError::invalid("app_id", "Unknown project."))?;
-        let mut tx = self.db.begin().await?;
-        if let Some(uuid) = &meta.uuid {
-            let existing: Option<(i64,)> = tx
-                .fetch_optional(sql!(
-                    "SELECT id FROM instances WHERE account_id = $1 AND uuid = $2",
-                    account.get(),
-                    uuid.clone()
-                ))
-                .await?;
-            if let Some((id,)) = existing {
-                return Ok(MetaOutcome::Duplicate(id));
-            }
-        }
-        let form = form_info(&mut tx, account, meta.form_id).await?;
-        if form.deleted {
-            return Err(StoreError::invalid(
-                "formId",
-                format!("The form {} is deleted.", form.id),
-            ));
-        }
-        let now = iaso_db::now();
-        let mut existing: Option<IngestRow> = tx
-            .fetch_optional(sql!(
-                "SELECT id, account_id, form_id, file, file_md5, latitude FROM instances WHERE account_id = $1 AND file_name = $2",
-                account.get(),
-                meta.file_name.clone()
-            ))
-            .await?;
-        let mut claimed = false;
-        if existing.is_none() {
-            existing = tx
-                .fetch_optional(sql!(
-                    "SELECT id, account_id, form_id, file, file_md5, latitude FROM instances WHERE account_id IS NULL AND file_name = $1",
-                    meta.file_name.clone()
-                ))
-                .await?;
-            claimed = existing.is_some();
-        }
-        let has_location = meta.latitude.is_some() && meta.longitude.is_some();
-        let outcome = match existing {
-            Some(row) => {
-                if row.form_id.is_some_and(|f| f != form.id) {
-                    return Err(StoreError::invalid(
-                        "formId",
-                        format!("The file {} was uploaded for another form.", meta.file_name),
-                    ));
-                }
-                tx.execute(sql!(
-                    "UPDATE instances SET account_id = $1, project_id = $2, form_id = $3, uuid = $4, name = $5,
-                        period = $6, accuracy = COALESCE($7, accuracy), org_unit_id = $8, planning_id = $9,
-                        entity_uuid = $10, entity_type_id = $11, source_created_at = $12, source_updated_at = $13,
-                        latitude = CASE WHEN $14 THEN $15 ELSE latitude END,
-                        longitude = CASE WHEN $14 THEN $16 ELSE longitude END,
-                        altitude = CASE WHEN $14 THEN $17 ELSE altitude END,
-                        created_by_id = COALESCE(created_by_id, $18), updated_at = $19
-                     WHERE id = $20",
-                    account.get(),
-                    ctx.project,
-                    form.id,
-                    meta.uuid.clone(),
-                    meta.name.clone(),
-                    meta.period.clone(),
-                    meta.accuracy,
-                    meta.org_unit_id,
-                    meta.planning_id,
-                    meta.entity_uuid.clone(),
-                    meta.entity_type_id,
-                    meta.source_created_at,
-                    meta.source_updated_at,
-                    has_location,
-                    meta.latitude,
-                    meta.longitude,
-                    meta.altitude.or(Some(0.0)),
-                    ctx.user.map(|u| u.get()),
-                    now,
-                    row.id
-                ))
-                .await?;
-                let _ = (row.account_id, row.file_md5, row.latitude, row.file);
-                if claimed {
-                    MetaOutcome::Claimed(row.id)
-                } else {
-                    MetaOutcome::Updated(row.id)
-                }
-            }
-            None => {
-                let id: i64 = tx
-                    .fetch_scalar(sql!(
-                        "INSERT INTO instances (account_id, project_id, form_id, uuid, file_name, name, period, accuracy,
-                            org_unit_id, planning_id, entity_uuid, entity_type_id, source_created_at, source_updated_at,
-                            latitude, longitude, altitude, created_by_id, export_id, deleted, created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, FALSE, $20, $20)
-                         RETURNING id",
-                        account.get(),
-                        ctx.project,
-                        form.id,
-                        meta.uuid.clone(),
-                        meta.file_name.clone(),
-                        meta.name.clone(),
-                        meta.period.clone(),
-                        meta.accuracy,
-                        meta.org_unit_id,
-                        meta.planning_id,
-                        meta.entity_uuid.clone(),
-                        meta.entity_type_id,
-                        meta.source_created_at,
-                        meta.source_updated_at,
-                        if has_location { meta.latitude } else { None },
-                        if has_location { meta.longitude } else { None },
-                        if has_location { meta.altitude.or(Some(0.0)) } else { None },
-                        ctx.user.map(|u| u.get()),
-                        export_id(),
-                        now
-                    ))
-                    .await
-                    .map_err(StoreError::Db)?;
-                MetaOutcome::Created(id)
-            }
-        };
-        tx.commit().await?;
-        Ok(outcome)
     }
 
     /// Re-parses a claimed submission's XML with its form's descriptor.
     pub async fn reparse_instance(&self, id: i64, s: &Submission) -> StoreResult<()> {
         let mut tx = self.db.begin().await?;
-        let row: (Option<i64>, Option<i64>) = tx
-            .fetch_one(sql!(
-                "SELECT account_id, form_id FROM instances WHERE id = $1",
-                id
-            ))
-            .await?;
-        let (Some(account), Some(form)) = row else {
-            return Ok(());
-        };
-        let account = AccountId(account);
-        let info = form_info(&mut tx, account, form).await?;
-        let (json, version) = submission_json(&mut tx, form, s).await?;
-        let (location, device) = derived_fields(&mut tx, account, &info, &json).await?;
-        set_parsed(&mut tx, id, &json, version, location, device).await?;
+        reparse_instance_in(&mut tx, id, s).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -577,223 +537,395 @@ impl Store {
         &self,
         ctx: UploadContext,
         up: &XmlUpload<'_>,
-    ) -> StoreResult<XmlOutcome> {
-        match self.ingest_xml_once(ctx, up).await {
-            Err(e) if retry_on_race(&e) => self.ingest_xml_once(ctx, up).await,
+    ) -> StoreResult<XmlIngest> {
+        let once = || async {
+            let mut tx = self.db.begin().await?;
+            let outcome = ingest_xml_in(&mut tx, ctx, up).await?;
+            tx.commit().await?;
+            Ok(outcome)
+        };
+        match once().await {
+            Err(e) if retry_on_race(&e) => once().await,
             other => other,
         }
     }
+}
 
-    async fn ingest_xml_once(
-        &self,
-        ctx: UploadContext,
-        up: &XmlUpload<'_>,
-    ) -> StoreResult<XmlOutcome> {
-        let mut tx = self.db.begin().await?;
-        let now = iaso_db::now();
-        let s = up.submission;
-        // 1. Find the submission this upload belongs to.
-        let existing: Option<IngestRow> = match (&up.key, ctx.account) {
-            (UploadKey::FileName(name), Some(account)) => {
-                tx.fetch_optional(sql!(
-                    "SELECT id, account_id, form_id, file, file_md5, latitude FROM instances WHERE account_id = $1 AND file_name = $2",
-                    account.get(),
-                    name.clone()
-                ))
-                .await?
-            }
-            (UploadKey::InstanceId(iid), Some(account)) => {
-                tx.fetch_optional(sql!(
-                    "SELECT id, account_id, form_id, file, file_md5, latitude FROM instances WHERE account_id = $1 AND instance_id = $2
-                     ORDER BY id LIMIT 1",
-                    account.get(),
-                    iid.clone()
-                ))
-                .await?
-            }
-            (UploadKey::FileName(name), None) => {
-                // Anonymous: only a submission of an open project that still waits for its XML
-                // (never another account's data), else a pending one.
-                let open: Option<IngestRow> = tx
-                    .fetch_optional(sql!(
-                        "SELECT i.id, i.account_id, i.form_id, i.file, i.file_md5, i.latitude FROM instances i
-                         JOIN projects p ON p.id = i.project_id
-                         WHERE i.file_name = $1 AND i.account_id IS NOT NULL AND NOT p.needs_authentication
-                           AND i.file IS NULL
-                         ORDER BY i.id LIMIT 1",
-                        name.clone()
-                    ))
-                    .await?;
-                match open {
-                    Some(row) => Some(row),
-                    None => {
-                        tx.fetch_optional(sql!(
-                            "SELECT id, account_id, form_id, file, file_md5, latitude FROM instances WHERE account_id IS NULL AND file_name = $1",
-                            name.clone()
-                        ))
-                        .await?
-                    }
-                }
-            }
-            (UploadKey::InstanceId(_), None) => {
-                return Err(StoreError::invalid("app_id", "Unknown project."));
-            }
-        };
-        let account = ctx
-            .account
-            .or_else(|| existing.as_ref().and_then(|r| r.account_id.map(AccountId)));
+/// Re-parses a claimed submission's XML with its form's descriptor, in the caller's transaction.
+pub async fn reparse_instance_in(c: &mut impl Conn, id: i64, s: &Submission) -> StoreResult<()> {
+    let row: (Option<i64>, Option<i64>) = c
+        .fetch_one(sql!(
+            "SELECT account_id, form_id FROM instances WHERE id = $1",
+            id
+        ))
+        .await?;
+    let (Some(account), Some(form)) = row else {
+        return Ok(());
+    };
+    let account = AccountId(account);
+    let info = form_info(&mut *c, account, form).await?;
+    let (json, version) = submission_json(&mut *c, form, s).await?;
+    let (location, device) = derived_fields(&mut *c, account, &info, &json).await?;
+    set_parsed(&mut *c, id, &json, version, location, device).await?;
+    Ok(())
+}
 
-        // 2. Already has its XML: duplicate or conflict.
-        // (The mobile app re-sends an edited submission under the same file name: it replaces
-        // the previous XML, as in Iaso. OpenRosa edits come with a new instanceID.)
-        let mut replaced = false;
-        if let Some(row) = &existing {
-            if row.file.is_some() {
-                let same = row.file_md5.as_deref() == Some(up.md5.as_str());
-                if same {
-                    add_media(&mut tx, row.id, &up.media).await?;
-                    tx.commit().await?;
-                    return Ok(XmlOutcome::Duplicate(row.id));
-                }
-                if matches!(up.key, UploadKey::InstanceId(_)) || row.account_id.is_none() {
-                    tx.commit().await?;
-                    return Ok(XmlOutcome::Conflict(row.id));
-                }
-                replaced = true;
-            }
-        }
-
-        // 3. No account known: keep it aside until the metadata call claims it.
-        let Some(account) = account else {
-            let id = match &existing {
-                Some(row) => row.id,
-                None => {
-                    tx.fetch_scalar(sql!(
-                        "INSERT INTO instances (account_id, file_name, export_id, deleted, created_at, updated_at)
-                         VALUES (NULL, $1, $2, FALSE, $3, $3) RETURNING id",
-                        up.file_name.clone(),
-                        export_id(),
-                        now
-                    ))
-                    .await
-                    .map_err(StoreError::Db)?
-                }
-            };
-            let json = s.flat_json(&Default::default(), None);
-            tx.execute(sql!(
-                "UPDATE instances SET file = $1, file_size = $2, file_md5 = $3, instance_id = $4, json = $5,
-                    created_by_id = COALESCE(created_by_id, $6), last_modified_by_id = $6, updated_at = $7 WHERE id = $8",
-                up.file.clone(),
-                up.file_size,
-                up.md5.clone(),
-                s.instance_id.clone(),
-                Value::Object(json),
-                ctx.user.map(|u| u.get()),
-                now,
-                id
+/// The metadata call of the mobile flow for one submission, in the caller's transaction.
+pub async fn ingest_mobile_meta_in(
+    c: &mut impl Conn,
+    ctx: UploadContext,
+    meta: &MobileMeta,
+) -> StoreResult<MetaOutcome> {
+    let account = ctx
+        .account
+        .ok_or_else(|| StoreError::invalid("app_id", "Unknown project."))?;
+    if let Some(uuid) = &meta.uuid {
+        let existing: Option<(i64,)> = c
+            .fetch_optional(sql!(
+                "SELECT id FROM instances WHERE account_id = $1 AND uuid = $2",
+                account.get(),
+                uuid.clone()
             ))
             .await?;
-            add_media(&mut tx, id, &up.media).await?;
-            tx.commit().await?;
-            return Ok(XmlOutcome::Pending(id));
-        };
-
-        // 4. The form: from the metadata row, else from the XML's form id.
-        let form = match existing.as_ref().and_then(|r| r.form_id) {
-            Some(f) => form_info(&mut tx, account, f).await?,
-            None => {
-                let xid = s.form_id.as_deref().ok_or_else(|| {
-                    StoreError::invalid(
-                        "xml_submission_file",
-                        "The submission's root element has no id attribute naming its form.",
-                    )
-                })?;
-                form_by_xform_id(&mut tx, account, xid)
-                    .await?
-                    .ok_or_else(|| {
-                        StoreError::invalid("xml_submission_file", format!("Unknown form {xid:?}."))
-                    })?
-            }
-        };
-        if form.deleted {
-            return Err(StoreError::invalid(
-                "xml_submission_file",
-                format!(
-                    "The form {:?} is deleted: it no longer accepts submissions.",
-                    form.form_id.as_deref().unwrap_or("")
-                ),
-            ));
+        if let Some((id,)) = existing {
+            return Ok(MetaOutcome::Duplicate(id));
         }
-        if let (Some(xid), Some(fid)) = (s.form_id.as_deref(), form.form_id.as_deref()) {
-            if xid != fid {
+    }
+    let form = form_info(&mut *c, account, meta.form_id).await?;
+    if form.deleted {
+        return Err(StoreError::invalid(
+            "formId",
+            format!("The form {} is deleted.", form.id),
+        ));
+    }
+    let org_unit_id = match &meta.org_unit {
+        Some(r) => Some(resolve_org_unit(&mut *c, account, r).await?),
+        None => None,
+    };
+    let now = iaso_db::now();
+    let mut existing: Option<IngestRow> = c
+        .fetch_optional(sql!(
+            "SELECT id, account_id, form_id, file, file_md5, source_updated_at FROM instances WHERE account_id = $1 AND file_name = $2",
+            account.get(),
+            meta.file_name.clone()
+        ))
+        .await?;
+    let mut claimed = false;
+    if existing.is_none() {
+        existing = c
+            .fetch_optional(sql!(
+                "SELECT id, account_id, form_id, file, file_md5, source_updated_at FROM instances WHERE account_id IS NULL AND file_name = $1",
+                meta.file_name.clone()
+            ))
+            .await?;
+        claimed = existing.is_some();
+    }
+    let has_location = meta.latitude.is_some() && meta.longitude.is_some();
+    let outcome = match existing {
+        Some(row) => {
+            if row.form_id.is_some_and(|f| f != form.id) {
                 return Err(StoreError::invalid(
-                    "xml_submission_file",
-                    format!("The submission is for the form {xid:?}, not {fid:?}."),
+                    "formId",
+                    format!("The file {} was uploaded for another form.", meta.file_name),
                 ));
             }
+            c.execute(sql!(
+                "UPDATE instances SET account_id = $1, project_id = $2, form_id = $3, uuid = $4, name = $5,
+                    period = $6, accuracy = COALESCE($7, accuracy), org_unit_id = $8, planning_id = $9,
+                    entity_uuid = $10, entity_type_id = $11, source_created_at = $12, source_updated_at = $13,
+                    latitude = CASE WHEN $14 THEN $15 ELSE latitude END,
+                    longitude = CASE WHEN $14 THEN $16 ELSE longitude END,
+                    altitude = CASE WHEN $14 THEN $17 ELSE altitude END,
+                    created_by_id = COALESCE(created_by_id, $18), updated_at = $19
+                 WHERE id = $20",
+                account.get(),
+                ctx.project,
+                form.id,
+                meta.uuid.clone(),
+                meta.name.clone(),
+                meta.period.clone(),
+                meta.accuracy,
+                org_unit_id,
+                meta.planning_id,
+                meta.entity_uuid.clone(),
+                meta.entity_type_id,
+                meta.source_created_at,
+                meta.source_updated_at,
+                has_location,
+                meta.latitude,
+                meta.longitude,
+                meta.altitude.or(Some(0.0)),
+                ctx.user.map(|u| u.get()),
+                now,
+                row.id
+            ))
+            .await?;
+            if claimed {
+                MetaOutcome::Claimed(row.id)
+            } else {
+                MetaOutcome::Updated(row.id)
+            }
         }
-        let (json, version) = submission_json(&mut tx, form.id, s).await?;
-        let (location, device) = derived_fields(&mut tx, account, &form, &json).await?;
-        let (id, outcome) = match &existing {
-            Some(row) if replaced => (row.id, XmlOutcome::Replaced(row.id)),
-            Some(row) => (row.id, XmlOutcome::Completed(row.id)),
-            None => {
-                let uuid = match &up.key {
-                    UploadKey::InstanceId(iid) => {
-                        Some(iid.strip_prefix("uuid:").unwrap_or(iid).to_string())
-                    }
-                    UploadKey::FileName(_) => None,
-                };
-                let id: i64 = tx
-                    .fetch_scalar(sql!(
-                        "INSERT INTO instances (account_id, project_id, form_id, uuid, file_name, created_by_id,
-                            export_id, deleted, created_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, FALSE, $8, $8) RETURNING id",
-                        account.get(),
-                        ctx.project,
-                        form.id,
-                        uuid,
-                        up.file_name.clone(),
-                        ctx.user.map(|u| u.get()),
-                        export_id(),
-                        now
+        None => {
+            let id: i64 = c
+                .fetch_scalar(sql!(
+                    "INSERT INTO instances (account_id, project_id, form_id, uuid, file_name, name, period, accuracy,
+                        org_unit_id, planning_id, entity_uuid, entity_type_id, source_created_at, source_updated_at,
+                        latitude, longitude, altitude, created_by_id, export_id, deleted, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, FALSE, $20, $20)
+                     RETURNING id",
+                    account.get(),
+                    ctx.project,
+                    form.id,
+                    meta.uuid.clone(),
+                    meta.file_name.clone(),
+                    meta.name.clone(),
+                    meta.period.clone(),
+                    meta.accuracy,
+                    org_unit_id,
+                    meta.planning_id,
+                    meta.entity_uuid.clone(),
+                    meta.entity_type_id,
+                    meta.source_created_at,
+                    meta.source_updated_at,
+                    if has_location { meta.latitude } else { None },
+                    if has_location { meta.longitude } else { None },
+                    if has_location { meta.altitude.or(Some(0.0)) } else { None },
+                    ctx.user.map(|u| u.get()),
+                    export_id(),
+                    now
+                ))
+                .await
+                .map_err(StoreError::Db)?;
+            MetaOutcome::Created(id)
+        }
+    };
+    Ok(outcome)
+}
+
+/// The XML call of the mobile flow, or an OpenRosa submission, in the caller's transaction.
+pub async fn ingest_xml_in(
+    c: &mut impl Conn,
+    ctx: UploadContext,
+    up: &XmlUpload<'_>,
+) -> StoreResult<XmlIngest> {
+    let now = iaso_db::now();
+    let s = up.submission;
+    // 1. Find the submission this upload belongs to.
+    let existing: Option<IngestRow> = match (&up.key, ctx.account) {
+        (UploadKey::FileName(name), Some(account)) => {
+            c.fetch_optional(sql!(
+                "SELECT id, account_id, form_id, file, file_md5, source_updated_at FROM instances WHERE account_id = $1 AND file_name = $2",
+                account.get(),
+                name.clone()
+            ))
+            .await?
+        }
+        (UploadKey::InstanceId(iid), Some(account)) => {
+            c.fetch_optional(sql!(
+                "SELECT id, account_id, form_id, file, file_md5, source_updated_at FROM instances WHERE account_id = $1 AND instance_id = $2
+                 ORDER BY id LIMIT 1",
+                account.get(),
+                iid.clone()
+            ))
+            .await?
+        }
+        (UploadKey::FileName(name), None) => {
+            // Anonymous: only a submission of an open project that still waits for its XML
+            // (never another account's data), else a pending one.
+            let open: Option<IngestRow> = c
+                .fetch_optional(sql!(
+                    "SELECT i.id, i.account_id, i.form_id, i.file, i.file_md5, i.source_updated_at FROM instances i
+                     JOIN projects p ON p.id = i.project_id
+                     WHERE i.file_name = $1 AND i.account_id IS NOT NULL AND NOT p.needs_authentication
+                       AND i.file IS NULL
+                     ORDER BY i.id LIMIT 1",
+                    name.clone()
+                ))
+                .await?;
+            match open {
+                Some(row) => Some(row),
+                None => {
+                    c.fetch_optional(sql!(
+                        "SELECT id, account_id, form_id, file, file_md5, source_updated_at FROM instances WHERE account_id IS NULL AND file_name = $1",
+                        name.clone()
                     ))
-                    .await
-                    .map_err(StoreError::Db)?;
-                (id, XmlOutcome::Created(id))
+                    .await?
+                }
+            }
+        }
+        (UploadKey::InstanceId(_), None) => {
+            return Err(StoreError::invalid("app_id", "Unknown project."));
+        }
+    };
+    let account = ctx
+        .account
+        .or_else(|| existing.as_ref().and_then(|r| r.account_id.map(AccountId)));
+
+    // 2. Already has its XML: duplicate or conflict.
+    // (The mobile app re-sends an edited submission under the same file name: it replaces
+    // the previous XML, as in Iaso. OpenRosa edits come with a new instanceID.)
+    let mut replaced = false;
+    if let Some(row) = &existing {
+        if row.file.is_some() {
+            let same = row.file_md5.as_deref() == Some(up.md5.as_str());
+            if same {
+                let unused_files = add_media(&mut *c, row.id, &up.media).await?;
+                return Ok(XmlIngest {
+                    outcome: XmlOutcome::Duplicate(row.id),
+                    unused_files,
+                });
+            }
+            let stale = match (up.source_updated_at, row.source_updated_at) {
+                (Some(incoming), Some(stored)) => incoming <= stored,
+                _ => false,
+            };
+            if matches!(up.key, UploadKey::InstanceId(_)) || row.account_id.is_none() || stale {
+                return Ok(XmlIngest {
+                    outcome: XmlOutcome::Conflict(row.id),
+                    unused_files: up.media.iter().map(|m| m.file.clone()).collect(),
+                });
+            }
+            replaced = true;
+        }
+    }
+
+    // 3. No account known: keep it aside until the metadata call claims it.
+    let Some(account) = account else {
+        let id = match &existing {
+            Some(row) => row.id,
+            None => {
+                c.fetch_scalar(sql!(
+                    "INSERT INTO instances (account_id, file_name, export_id, deleted, created_at, updated_at)
+                     VALUES (NULL, $1, $2, FALSE, $3, $3) RETURNING id",
+                    up.file_name.clone(),
+                    export_id(),
+                    now
+                ))
+                .await
+                .map_err(StoreError::Db)?
             }
         };
-        tx.execute(sql!(
-            "UPDATE instances SET file = $1, file_size = $2, file_md5 = $3, instance_id = $4, form_id = $5,
+        let json = s.flat_json(&Default::default(), None);
+        c.execute(sql!(
+            "UPDATE instances SET file = $1, file_size = $2, file_md5 = $3, instance_id = $4, json = $5,
                 created_by_id = COALESCE(created_by_id, $6), last_modified_by_id = $6, updated_at = $7 WHERE id = $8",
             up.file.clone(),
             up.file_size,
             up.md5.clone(),
             s.instance_id.clone(),
-            form.id,
+            Value::Object(json),
             ctx.user.map(|u| u.get()),
             now,
             id
         ))
         .await?;
-        set_parsed(&mut tx, id, &json, version, location, device).await?;
-        add_media(&mut tx, id, &up.media).await?;
-        audit::log(
-            &mut tx,
-            &Change {
-                account: Some(account),
-                content_type: "iaso.instance",
-                object_id: id.to_string(),
-                past: json!([]),
-                new: json!([{"model": "iaso.instance", "pk": id, "fields": {"file_name": up.file_name, "form": form.id, "json": json}}]),
-                source: up.source,
-                user: ctx.user,
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(outcome)
+        let unused_files = add_media(&mut *c, id, &up.media).await?;
+        return Ok(XmlIngest {
+            outcome: XmlOutcome::Pending(id),
+            unused_files,
+        });
+    };
+
+    // 4. The form: from the metadata row, else from the XML's form id.
+    let form = match existing.as_ref().and_then(|r| r.form_id) {
+        Some(f) => form_info(&mut *c, account, f).await?,
+        None => {
+            let xid = s.form_id.as_deref().ok_or_else(|| {
+                StoreError::invalid(
+                    "xml_submission_file",
+                    "The submission's root element has no id attribute naming its form.",
+                )
+            })?;
+            form_by_xform_id(&mut *c, account, xid)
+                .await?
+                .ok_or_else(|| {
+                    StoreError::invalid("xml_submission_file", format!("Unknown form {xid:?}."))
+                })?
+        }
+    };
+    if form.deleted {
+        return Err(StoreError::invalid(
+            "xml_submission_file",
+            format!(
+                "The form {:?} is deleted: it no longer accepts submissions.",
+                form.form_id.as_deref().unwrap_or("")
+            ),
+        ));
     }
+    if let (Some(xid), Some(fid)) = (s.form_id.as_deref(), form.form_id.as_deref()) {
+        if xid != fid {
+            return Err(StoreError::invalid(
+                "xml_submission_file",
+                format!("The submission is for the form {xid:?}, not {fid:?}."),
+            ));
+        }
+    }
+    let (json, version) = submission_json(&mut *c, form.id, s).await?;
+    let (location, device) = derived_fields(&mut *c, account, &form, &json).await?;
+    let (id, outcome) = match &existing {
+        Some(row) if replaced => (row.id, XmlOutcome::Replaced(row.id)),
+        Some(row) => (row.id, XmlOutcome::Completed(row.id)),
+        None => {
+            let uuid = match &up.key {
+                UploadKey::InstanceId(iid) => {
+                    Some(iid.strip_prefix("uuid:").unwrap_or(iid).to_string())
+                }
+                UploadKey::FileName(_) => None,
+            };
+            let id: i64 = c
+                .fetch_scalar(sql!(
+                    "INSERT INTO instances (account_id, project_id, form_id, uuid, file_name, created_by_id,
+                        export_id, deleted, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, FALSE, $8, $8) RETURNING id",
+                    account.get(),
+                    ctx.project,
+                    form.id,
+                    uuid,
+                    up.file_name.clone(),
+                    ctx.user.map(|u| u.get()),
+                    export_id(),
+                    now
+                ))
+                .await
+                .map_err(StoreError::Db)?;
+            (id, XmlOutcome::Created(id))
+        }
+    };
+    c.execute(sql!(
+        "UPDATE instances SET file = $1, file_size = $2, file_md5 = $3, instance_id = $4, form_id = $5,
+            created_by_id = COALESCE(created_by_id, $6), last_modified_by_id = $6, updated_at = $7,
+            source_updated_at = COALESCE($8, source_updated_at) WHERE id = $9",
+        up.file.clone(),
+        up.file_size,
+        up.md5.clone(),
+        s.instance_id.clone(),
+        form.id,
+        ctx.user.map(|u| u.get()),
+        now,
+        up.source_updated_at,
+        id
+    ))
+    .await?;
+    set_parsed(&mut *c, id, &json, version, location, device).await?;
+    let unused_files = add_media(&mut *c, id, &up.media).await?;
+    audit::log(
+        &mut *c,
+        &Change {
+            account: Some(account),
+            content_type: "iaso.instance",
+            object_id: id.to_string(),
+            past: json!([]),
+            new: json!([{"model": "iaso.instance", "pk": id, "fields": {"file_name": up.file_name, "form": form.id, "json": json}}]),
+            source: up.source,
+            user: ctx.user,
+        },
+    )
+    .await?;
+    Ok(XmlIngest {
+        outcome,
+        unused_files,
+    })
 }
 
 async fn set_parsed(
@@ -836,6 +968,29 @@ const STATUS_SQL: &str =
     AND d.id <> i.id AND NOT d.deleted AND d.file IS NOT NULL) THEN 'DUPLICATED' \
     WHEN i.last_export_success_at IS NOT NULL THEN 'EXPORTED' ELSE 'READY' END";
 
+/// Who is looking at submissions: Iaso's `Instance.filter_for_user` and lock rules.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Viewer {
+    /// Paths of the sub-trees the caller's profile is restricted to: only submissions whose org
+    /// unit is inside one of them are visible (no superuser bypass, as in Iaso). `None`: the
+    /// whole account; `Some(vec![])`: nothing (restricted to units that no longer exist).
+    pub roots: Option<Vec<String>>,
+    /// Sub-trees inside which a lock does not bind the caller (Iaso's `OrgUnit.filter_for_user`,
+    /// which superusers bypass). `None`: no lock binds the caller.
+    pub lock_roots: Option<Vec<String>>,
+    /// Projects the caller is restricted to (empty: every project of the account).
+    pub projects: Vec<i64>,
+    /// Ids of the profile's org units (`roots`' units), for choosing a lock's level.
+    pub root_ids: Vec<i64>,
+}
+
+impl Viewer {
+    /// Everything in the account (tests, tasks of the whole account).
+    pub fn unrestricted() -> Viewer {
+        Viewer::default()
+    }
+}
+
 #[derive(sqlx::FromRow)]
 struct InstanceRow {
     id: i64,
@@ -848,6 +1003,8 @@ struct InstanceRow {
     form_version_id: Option<i64>,
     version_id: Option<String>,
     org_unit_id: Option<i64>,
+    org_unit_name: Option<String>,
+    org_unit_source_ref: Option<String>,
     uuid: Option<String>,
     file_name: Option<String>,
     file: Option<String>,
@@ -876,25 +1033,83 @@ struct InstanceRow {
     updated_at: DateTime<Utc>,
     status: String,
     active_locks: i64,
+    blocking_locks: i64,
+    parent1: Option<String>,
+    parent2: Option<String>,
+    parent3: Option<String>,
+    parent4: Option<String>,
 }
 
-fn instance_columns() -> String {
-    format!(
-        "i.id, i.account_id, i.project_id, p.name AS project_name, p.color AS project_color, i.form_id,
-        f.name AS form_name, i.form_version_id, v.version_id, i.org_unit_id, i.uuid, i.file_name, i.file, i.json,
+/// `(col in one of the sub-trees)`: a byte-wise range per root (see `org_units`).
+fn push_in_subtrees(q: &mut Sql, col: &str, roots: &[String]) {
+    q.push("(");
+    for (n, r) in roots.iter().enumerate() {
+        if n > 0 {
+            q.push(" OR ");
+        }
+        q.push(&format!("({col} >= "))
+            .bind(r.clone())
+            .push(&format!(" AND {col} < "))
+            .bind(format!("{r}/"))
+            .push(")");
+    }
+    q.push(")");
+}
+
+/// `SELECT <columns> FROM ...` of an instance; `parents` adds the names of four ancestors of
+/// its org unit (exports).
+fn push_select(q: &mut Sql, viewer: &Viewer, parents: bool) {
+    q.push(
+        "SELECT i.id, i.account_id, i.project_id, p.name AS project_name, p.color AS project_color, i.form_id,
+        f.name AS form_name, i.form_version_id, v.version_id, i.org_unit_id, ou.name AS org_unit_name,
+        ou.source_ref AS org_unit_source_ref, i.uuid, i.file_name, i.file, i.json,
         i.name, i.period, i.latitude, i.longitude, i.altitude, i.accuracy, dv.imei AS device_imei, i.entity_uuid,
         i.planning_id, i.created_by_id, cu.username AS created_by_username, cu.first_name AS created_by_first_name,
         cu.last_name AS created_by_last_name, mu.username AS last_modified_by_username, i.source_created_at,
         i.source_updated_at, i.export_id, i.correlation_id, i.last_export_success_at, i.deleted, i.created_at,
-        i.updated_at, {STATUS_SQL} AS status,
-        (SELECT COUNT(*) FROM instance_locks l WHERE l.instance_id = i.id AND l.unlocked_by_id IS NULL) AS active_locks"
-    )
+        i.updated_at, ",
+    );
+    q.push(STATUS_SQL).push(
+        " AS status, (SELECT COUNT(*) FROM instance_locks l WHERE l.instance_id = i.id \
+         AND l.unlocked_by_id IS NULL) AS active_locks, ",
+    );
+    match &viewer.lock_roots {
+        None => {
+            q.push("CAST(0 AS BIGINT) AS blocking_locks");
+        }
+        Some(roots) => {
+            q.push(
+                "(SELECT COUNT(*) FROM instance_locks l JOIN org_units lt ON lt.id = l.top_org_unit_id \
+                 WHERE l.instance_id = i.id AND l.unlocked_by_id IS NULL",
+            );
+            if !roots.is_empty() {
+                q.push(" AND NOT ");
+                push_in_subtrees(q, "lt.path", roots);
+            }
+            q.push(") AS blocking_locks");
+        }
+    }
+    if parents {
+        q.push(", p1.name AS parent1, p2.name AS parent2, p3.name AS parent3, p4.name AS parent4");
+    } else {
+        q.push(
+            ", CAST(NULL AS TEXT) AS parent1, CAST(NULL AS TEXT) AS parent2, \
+             CAST(NULL AS TEXT) AS parent3, CAST(NULL AS TEXT) AS parent4",
+        );
+    }
+    q.push(INSTANCE_FROM);
+    if parents {
+        q.push(
+            " LEFT JOIN org_units p1 ON p1.id = ou.parent_id LEFT JOIN org_units p2 ON p2.id = p1.parent_id \
+             LEFT JOIN org_units p3 ON p3.id = p2.parent_id LEFT JOIN org_units p4 ON p4.id = p3.parent_id",
+        );
+    }
 }
 
 const INSTANCE_FROM: &str = " FROM instances i LEFT JOIN forms f ON f.id = i.form_id \
     LEFT JOIN projects p ON p.id = i.project_id LEFT JOIN form_versions v ON v.id = i.form_version_id \
     LEFT JOIN devices dv ON dv.id = i.device_id LEFT JOIN users cu ON cu.id = i.created_by_id \
-    LEFT JOIN users mu ON mu.id = i.last_modified_by_id";
+    LEFT JOIN users mu ON mu.id = i.last_modified_by_id LEFT JOIN org_units ou ON ou.id = i.org_unit_id";
 
 /// A submission with what its answers show.
 #[derive(Debug, Clone, PartialEq)]
@@ -909,6 +1124,10 @@ pub struct Instance {
     pub form_version_id: Option<i64>,
     pub version_id: Option<String>,
     pub org_unit_id: Option<i64>,
+    pub org_unit_name: Option<String>,
+    pub org_unit_source_ref: Option<String>,
+    /// Names of the org unit's parent, grand-parent... (four levels; exports only).
+    pub org_unit_parents: [Option<String>; 4],
     pub uuid: Option<String>,
     pub file_name: Option<String>,
     pub file: Option<String>,
@@ -933,7 +1152,10 @@ pub struct Instance {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub status: String,
+    /// Some lock is active.
     pub is_locked: bool,
+    /// No active lock binds the viewer (Iaso's `can_user_modify`).
+    pub can_user_modify: bool,
 }
 
 impl From<InstanceRow> for Instance {
@@ -949,6 +1171,9 @@ impl From<InstanceRow> for Instance {
             form_version_id: r.form_version_id,
             version_id: r.version_id,
             org_unit_id: r.org_unit_id,
+            org_unit_name: r.org_unit_name,
+            org_unit_source_ref: r.org_unit_source_ref,
+            org_unit_parents: [r.parent1, r.parent2, r.parent3, r.parent4],
             uuid: r.uuid,
             file_name: r.file_name,
             file: r.file,
@@ -979,6 +1204,7 @@ impl From<InstanceRow> for Instance {
             updated_at: r.updated_at,
             status: r.status,
             is_locked: r.active_locks > 0,
+            can_user_modify: r.blocking_locks == 0,
         }
     }
 }
@@ -995,10 +1221,17 @@ impl Instance {
 /// Iaso's submission filters.
 #[derive(Debug, Clone, Default)]
 pub struct InstanceFilter {
-    pub restrict_projects: Vec<i64>,
+    pub viewer: Viewer,
     pub form_ids: Vec<i64>,
     pub project_ids: Vec<i64>,
+    /// `orgUnitId`: submissions of these units.
     pub org_unit_ids: Vec<i64>,
+    /// `orgUnitParentId`: submissions of these units and their descendants.
+    pub org_unit_parent_ids: Vec<i64>,
+    /// `orgUnitTypeId`.
+    pub org_unit_type_ids: Vec<i64>,
+    /// `org_unit_status`: validation status of the submission's unit.
+    pub org_unit_status: Option<String>,
     pub periods: Vec<String>,
     pub period_from: Option<String>,
     pub period_to: Option<String>,
@@ -1011,19 +1244,55 @@ pub struct InstanceFilter {
     pub sent_to: Option<DateTime<Utc>>,
     pub user_ids: Vec<i64>,
     pub with_location: Option<bool>,
+    /// `[min_lon, min_lat, max_lon, max_lat]` of the submission's location (map mode).
+    pub bbox: Option<[f64; 4]>,
     pub ids: Vec<i64>,
+    /// `search=refs:a,b`: external references of the submissions' org units.
+    pub org_unit_refs: Vec<String>,
+    /// Text in the org unit's name or aliases (or the submission's uuid).
     pub search: Option<String>,
     pub show_deleted: bool,
-    /// JsonLogic condition already translated to SQL by [`crate::jsonlogic`].
+    /// JsonLogic condition, translated to SQL by [`crate::jsonlogic`].
     pub json_content: Option<Value>,
     pub device_id: Option<i64>,
     pub order: Vec<String>,
+}
+
+/// What a filter needs from the database before it becomes SQL.
+struct Resolved {
+    /// Paths of the `org_unit_parent_ids` found in the account (`None`: no such filter).
+    parent_paths: Option<Vec<String>>,
+}
+
+async fn resolve_filter(
+    c: &mut impl Conn,
+    account: AccountId,
+    f: &InstanceFilter,
+) -> StoreResult<Resolved> {
+    let parent_paths = if f.org_unit_parent_ids.is_empty() {
+        None
+    } else {
+        let versions = crate::sources::account_version_ids(c, account).await?;
+        if versions.is_empty() {
+            Some(Vec::new())
+        } else {
+            let mut q = Sql::new("SELECT path FROM org_units WHERE id IN (");
+            q.bind_list(f.org_unit_parent_ids.iter().copied())
+                .push(") AND version_id IN (")
+                .bind_list(versions.iter().copied())
+                .push(")");
+            let rows: Vec<(String,)> = c.fetch_all(q).await?;
+            Some(rows.into_iter().map(|r| r.0).collect())
+        }
+    };
+    Ok(Resolved { parent_paths })
 }
 
 fn instance_filter_sql(
     q: &mut Sql,
     account: AccountId,
     f: &InstanceFilter,
+    resolved: &Resolved,
     backend: iaso_db::Backend,
 ) -> StoreResult<()> {
     q.push(" WHERE i.account_id = ").bind(account.get());
@@ -1034,6 +1303,18 @@ fn instance_filter_sql(
     } else {
         q.push(" AND NOT i.deleted");
     }
+    let in_subtrees = |q: &mut Sql, roots: &Option<Vec<String>>| match roots {
+        None => {}
+        Some(r) if r.is_empty() => {
+            q.push(" AND 1 = 0");
+        }
+        Some(r) => {
+            q.push(" AND ");
+            push_in_subtrees(q, "ou.path", r);
+        }
+    };
+    in_subtrees(q, &f.viewer.roots);
+    in_subtrees(q, &resolved.parent_paths);
     let ids = |q: &mut Sql, col: &str, v: &[i64]| {
         if !v.is_empty() {
             q.push(&format!(" AND {col} IN ("))
@@ -1041,12 +1322,21 @@ fn instance_filter_sql(
                 .push(")");
         }
     };
-    ids(q, "i.project_id", &f.restrict_projects);
+    ids(q, "i.project_id", &f.viewer.projects);
     ids(q, "i.form_id", &f.form_ids);
     ids(q, "i.project_id", &f.project_ids);
     ids(q, "i.org_unit_id", &f.org_unit_ids);
+    ids(q, "ou.org_unit_type_id", &f.org_unit_type_ids);
     ids(q, "i.created_by_id", &f.user_ids);
     ids(q, "i.id", &f.ids);
+    if let Some(st) = &f.org_unit_status {
+        q.push(" AND ou.validation_status = ").bind(st.clone());
+    }
+    if !f.org_unit_refs.is_empty() {
+        q.push(" AND ou.source_ref IN (")
+            .bind_list(f.org_unit_refs.iter().cloned())
+            .push(")");
+    }
     if let Some(d) = f.device_id {
         q.push(" AND i.device_id = ").bind(d);
     }
@@ -1087,9 +1377,22 @@ fn instance_filter_sql(
         }
         None => {}
     }
+    if let Some([min_lon, min_lat, max_lon, max_lat]) = f.bbox {
+        q.push(" AND i.latitude IS NOT NULL AND i.longitude >= ")
+            .bind(min_lon)
+            .push(" AND i.longitude <= ")
+            .bind(max_lon)
+            .push(" AND i.latitude >= ")
+            .bind(min_lat)
+            .push(" AND i.latitude <= ")
+            .bind(max_lat);
+    }
     if let Some(s) = &f.search {
-        q.push(" AND (LOWER(COALESCE(i.name, '')) LIKE ")
-            .bind(format!("%{}%", like_escape(&s.to_lowercase())))
+        let lower = s.to_lowercase();
+        q.push(" AND (ou.name_key LIKE ")
+            .bind(format!("%{}%", like_escape(&lower)))
+            .push(" ESCAPE '\\' OR ou.aliases_key LIKE ")
+            .bind(format!("%|{}|%", like_escape(&lower)))
             .push(" ESCAPE '\\' OR i.uuid = ")
             .bind(s.clone())
             .push(")");
@@ -1113,7 +1416,8 @@ fn order_instances(order: &[String]) -> String {
             "created_at" => "COALESCE(i.source_created_at, i.created_at)",
             "period" => "i.period",
             "form__name" | "form_name" => "f.name",
-            "org_unit__name" | "org_unit_id" | "org_unit" => "i.org_unit_id",
+            "org_unit__name" => "ou.name_key",
+            "org_unit_id" | "org_unit" => "i.org_unit_id",
             "status" => "status",
             "last_modified_by" => "i.last_modified_by_id",
             "form_version__version_id" => "v.version_id",
@@ -1147,10 +1451,94 @@ pub struct InstanceFile {
     pub created_at: DateTime<Utc>,
     pub form_name: Option<String>,
     pub org_unit_id: Option<i64>,
+    pub org_unit_name: Option<String>,
     pub submitted_at: DateTime<Utc>,
 }
 
+/// A located submission (map mode).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct InstanceLocation {
+    pub id: i64,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+}
+
+/// A lock of a submission with the names its answers show.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct InstanceLock {
+    pub id: i64,
+    pub top_org_unit_id: i64,
+    pub top_org_unit_name: String,
+    pub locked_at: DateTime<Utc>,
+    pub locked_by_id: i64,
+    pub locked_by_username: String,
+    pub locked_by_first_name: String,
+    pub locked_by_last_name: String,
+    pub unlocked_at: Option<DateTime<Utc>>,
+    pub unlocked_by_id: Option<i64>,
+    pub unlocked_by_username: Option<String>,
+    pub unlocked_by_first_name: Option<String>,
+    pub unlocked_by_last_name: Option<String>,
+}
+
+const FILE_SELECT: &str = "SELECT x.id, x.instance_id, x.name, x.file, x.file_size, x.created_at, \
+    f.name AS form_name, i.org_unit_id, ou.name AS org_unit_name, i.created_at AS submitted_at \
+    FROM instance_files x JOIN instances i ON i.id = x.instance_id LEFT JOIN forms f ON f.id = i.form_id \
+    LEFT JOIN org_units ou ON ou.id = i.org_unit_id";
+
+async fn load_instance(
+    c: &mut impl Conn,
+    account: AccountId,
+    viewer: &Viewer,
+    id: i64,
+) -> StoreResult<Instance> {
+    let mut q = Sql::new("");
+    push_select(&mut q, viewer, false);
+    q.push(" WHERE i.id = ")
+        .bind(id)
+        .push(" AND i.account_id = ")
+        .bind(account.get())
+        .push(" AND (f.id IS NULL OR f.deleted_at IS NULL)");
+    let row: InstanceRow = c.fetch_one(q).await?;
+    Ok(row.into())
+}
+
 impl Store {
+    /// The caller's view of submissions: `org_units` are the profile's org units (ids),
+    /// `superuser` frees the caller from locks, `projects` the profile's projects.
+    pub async fn instance_viewer(
+        &self,
+        account: AccountId,
+        org_units: &[iaso_domain::OrgUnitId],
+        superuser: bool,
+        projects: &[i64],
+    ) -> StoreResult<Viewer> {
+        let (roots, root_ids) = if org_units.is_empty() {
+            (None, Vec::new())
+        } else {
+            let mut db = self.db.clone();
+            let versions = crate::sources::account_version_ids(&mut db, account).await?;
+            let rows: Vec<(i64, String)> = if versions.is_empty() {
+                Vec::new()
+            } else {
+                let mut q = Sql::new("SELECT id, path FROM org_units WHERE id IN (");
+                q.bind_list(org_units.iter().map(|o| o.get()))
+                    .push(") AND version_id IN (")
+                    .bind_list(versions.iter().copied())
+                    .push(") ORDER BY path");
+                db.fetch_all(q).await?
+            };
+            let ids = rows.iter().map(|r| r.0).collect();
+            (Some(rows.into_iter().map(|r| r.1).collect()), ids)
+        };
+        Ok(Viewer {
+            lock_roots: if superuser { None } else { roots.clone() },
+            roots,
+            projects: projects.to_vec(),
+            root_ids,
+        })
+    }
+
     pub async fn list_instances(
         &self,
         account: AccountId,
@@ -1158,11 +1546,13 @@ impl Store {
         page: PageRequest,
     ) -> StoreResult<Page<Instance>> {
         let mut db = self.db.clone();
+        let resolved = resolve_filter(&mut db, account, filter).await?;
         let mut count = Sql::new(format!("SELECT COUNT(*) {INSTANCE_FROM}"));
-        instance_filter_sql(&mut count, account, filter, self.backend())?;
+        instance_filter_sql(&mut count, account, filter, &resolved, self.backend())?;
         let count: i64 = db.fetch_scalar(count).await?;
-        let mut q = Sql::new(format!("SELECT {} {INSTANCE_FROM}", instance_columns()));
-        instance_filter_sql(&mut q, account, filter, self.backend())?;
+        let mut q = Sql::new("");
+        push_select(&mut q, &filter.viewer, false);
+        instance_filter_sql(&mut q, account, filter, &resolved, self.backend())?;
         q.push(" ORDER BY ").push(&order_instances(&filter.order));
         page.push_to(&mut q);
         let rows: Vec<InstanceRow> = db.fetch_all(q).await?;
@@ -1172,14 +1562,37 @@ impl Store {
         })
     }
 
-    /// Streams the matching submissions (exports): bounded memory whatever their number.
-    pub fn stream_instances(
+    /// Located submissions for a map: at most `limit`, newest first.
+    pub async fn instance_locations(
+        &self,
+        account: AccountId,
+        filter: &InstanceFilter,
+        limit: i64,
+    ) -> StoreResult<Vec<InstanceLocation>> {
+        let mut db = self.db.clone();
+        let resolved = resolve_filter(&mut db, account, filter).await?;
+        let mut q = Sql::new(format!(
+            "SELECT i.id, i.latitude, i.longitude {INSTANCE_FROM}"
+        ));
+        instance_filter_sql(&mut q, account, filter, &resolved, self.backend())?;
+        q.push(" AND i.latitude IS NOT NULL AND i.longitude IS NOT NULL ORDER BY i.id DESC LIMIT ")
+            .bind(limit);
+        Ok(db.fetch_all(q).await?)
+    }
+
+    /// Streams the matching submissions with the names of their org unit's ancestors
+    /// (exports): rows come from the database as they are consumed, so memory stays bounded
+    /// whatever their number.
+    pub async fn stream_instances(
         &self,
         account: AccountId,
         filter: &InstanceFilter,
     ) -> StoreResult<BoxStream<'static, StoreResult<Instance>>> {
-        let mut q = Sql::new(format!("SELECT {} {INSTANCE_FROM}", instance_columns()));
-        instance_filter_sql(&mut q, account, filter, self.backend())?;
+        let mut db = self.db.clone();
+        let resolved = resolve_filter(&mut db, account, filter).await?;
+        let mut q = Sql::new("");
+        push_select(&mut q, &filter.viewer, true);
+        instance_filter_sql(&mut q, account, filter, &resolved, self.backend())?;
         q.push(" ORDER BY ").push(&order_instances(&filter.order));
         Ok(self
             .db
@@ -1188,49 +1601,64 @@ impl Store {
             .boxed())
     }
 
-    /// A submission of the account (deleted ones too), if its XML was received.
-    pub async fn instance(&self, account: AccountId, id: i64) -> StoreResult<Instance> {
+    /// A submission of the account (deleted ones too) as `viewer` sees it; `NotFound` when
+    /// its XML was not received or it is outside the viewer's sub-trees or projects.
+    pub async fn instance(
+        &self,
+        account: AccountId,
+        viewer: &Viewer,
+        id: i64,
+    ) -> StoreResult<Instance> {
         let mut db = self.db.clone();
-        let row: InstanceRow = db
-            .fetch_one(sql!(
-                &format!(
-                    "SELECT {} {INSTANCE_FROM} WHERE i.id = $1 AND i.account_id = $2 AND (f.id IS NULL OR f.deleted_at IS NULL)",
-                    instance_columns()
-                ),
-                id,
-                account.get()
-            ))
-            .await?;
-        Ok(row.into())
+        let i = load_instance(&mut db, account, viewer, id).await?;
+        self.check_visible(viewer, &i).await?;
+        Ok(i)
     }
 
-    /// A submission by the mobile app's uuid.
+    async fn check_visible(&self, viewer: &Viewer, i: &Instance) -> StoreResult<()> {
+        if i.file.is_none()
+            || (!viewer.projects.is_empty()
+                && !i.project_id.is_some_and(|p| viewer.projects.contains(&p)))
+        {
+            return Err(StoreError::NotFound);
+        }
+        if let Some(roots) = &viewer.roots {
+            let path = match i.org_unit_id {
+                Some(ou) => self
+                    .org_unit_paths(&[ou])
+                    .await?
+                    .into_iter()
+                    .next()
+                    .map(|r| r.2),
+                None => None,
+            };
+            if !path.is_some_and(|p| roots.iter().any(|r| crate::org_units::in_subtree(&p, r))) {
+                return Err(StoreError::NotFound);
+            }
+        }
+        Ok(())
+    }
+
+    /// A submission by the mobile app's uuid (the whole account).
     pub async fn instance_by_uuid(&self, account: AccountId, uuid: &str) -> StoreResult<Instance> {
         let mut db = self.db.clone();
-        let row: InstanceRow = db
-            .fetch_one(sql!(
-                &format!(
-                    "SELECT {} {INSTANCE_FROM} WHERE i.uuid = $1 AND i.account_id = $2",
-                    instance_columns()
-                ),
-                uuid,
-                account.get()
-            ))
-            .await?;
+        let mut q = Sql::new("");
+        push_select(&mut q, &Viewer::unrestricted(), false);
+        q.push(" WHERE i.uuid = ")
+            .bind(uuid)
+            .push(" AND i.account_id = ")
+            .bind(account.get());
+        let row: InstanceRow = db.fetch_one(q).await?;
         Ok(row.into())
     }
 
     pub async fn instance_files(&self, instance: i64) -> StoreResult<Vec<InstanceFile>> {
         let mut db = self.db.clone();
-        Ok(db
-            .fetch_all(sql!(
-                "SELECT x.id, x.instance_id, x.name, x.file, x.file_size, x.created_at, f.name AS form_name,
-                    i.org_unit_id, i.created_at AS submitted_at
-                 FROM instance_files x JOIN instances i ON i.id = x.instance_id LEFT JOIN forms f ON f.id = i.form_id
-                 WHERE x.instance_id = $1 AND NOT x.deleted ORDER BY x.id",
-                instance
-            ))
-            .await?)
+        let mut q = Sql::new(FILE_SELECT);
+        q.push(" WHERE x.instance_id = ")
+            .bind(instance)
+            .push(" AND NOT x.deleted ORDER BY x.id");
+        Ok(db.fetch_all(q).await?)
     }
 
     /// Attachments of the submissions matching `filter`.
@@ -1243,8 +1671,9 @@ impl Store {
         page: PageRequest,
     ) -> StoreResult<Page<InstanceFile>> {
         let mut db = self.db.clone();
+        let resolved = resolve_filter(&mut db, account, filter).await?;
         let mut inner = Sql::new(format!("SELECT i.id {INSTANCE_FROM}"));
-        instance_filter_sql(&mut inner, account, filter, self.backend())?;
+        instance_filter_sql(&mut inner, account, filter, &resolved, self.backend())?;
         let mut cond = Sql::new(" WHERE NOT x.deleted AND x.instance_id IN (");
         append(&mut cond, &inner);
         cond.push(")");
@@ -1269,13 +1698,7 @@ impl Store {
         let mut count = Sql::new("SELECT COUNT(*) FROM instance_files x");
         append(&mut count, &cond);
         let count: i64 = db.fetch_scalar(count).await?;
-        let mut q = Sql::new(
-            "SELECT x.id, x.instance_id, x.name, x.file, x.file_size, x.created_at, \
-             (SELECT f.name FROM forms f JOIN instances i2 ON i2.form_id = f.id WHERE i2.id = x.instance_id) AS form_name, \
-             (SELECT i3.org_unit_id FROM instances i3 WHERE i3.id = x.instance_id) AS org_unit_id, \
-             (SELECT i4.created_at FROM instances i4 WHERE i4.id = x.instance_id) AS submitted_at \
-             FROM instance_files x",
-        );
+        let mut q = Sql::new(FILE_SELECT);
         append(&mut q, &cond);
         q.push(" ORDER BY x.created_at, x.id");
         page.push_to(&mut q);
@@ -1288,34 +1711,32 @@ impl Store {
     /// One attachment of the account's submissions.
     pub async fn instance_file(&self, account: AccountId, id: i64) -> StoreResult<InstanceFile> {
         let mut db = self.db.clone();
-        Ok(db
-            .fetch_one(sql!(
-                "SELECT x.id, x.instance_id, x.name, x.file, x.file_size, x.created_at, f.name AS form_name,
-                    i.org_unit_id, i.created_at AS submitted_at
-                 FROM instance_files x JOIN instances i ON i.id = x.instance_id LEFT JOIN forms f ON f.id = i.form_id
-                 WHERE x.id = $1 AND i.account_id = $2",
-                id,
-                account.get()
-            ))
-            .await?)
+        let mut q = Sql::new(FILE_SELECT);
+        q.push(" WHERE x.id = ")
+            .bind(id)
+            .push(" AND i.account_id = ")
+            .bind(account.get());
+        Ok(db.fetch_one(q).await?)
     }
 
-    /// Changes a submission (refused while locked) and records the change.
+    /// Changes a submission and records the change. Refused while a lock binds the viewer; a
+    /// new org unit must be one of the account's units visible to the viewer.
     pub async fn update_instance(
         &self,
         account: AccountId,
+        viewer: &Viewer,
         id: i64,
         ch: &InstanceChanges,
         user: UserId,
         source: &str,
     ) -> StoreResult<Instance> {
-        let before = self.instance(account, id).await?;
-        if before.is_locked {
+        let mut tx = self.db.begin().await?;
+        let before = load_instance(&mut tx, account, viewer, id).await?;
+        if !before.can_user_modify {
             return Err(StoreError::Conflict(
-                "This submission is locked: it cannot be changed.".into(),
+                "This submission is locked at a level above yours: it cannot be changed.".into(),
             ));
         }
-        let mut tx = self.db.begin().await?;
         tx.execute(sql!(
             "UPDATE instances SET org_unit_id = $1, period = $2, deleted = $3, last_modified_by_id = $4,
                 updated_at = $5 WHERE id = $6 AND account_id = $7",
@@ -1328,16 +1749,7 @@ impl Store {
             account.get()
         ))
         .await?;
-        let row: InstanceRow = tx
-            .fetch_one(sql!(
-                &format!(
-                    "SELECT {} {INSTANCE_FROM} WHERE i.id = $1",
-                    instance_columns()
-                ),
-                id
-            ))
-            .await?;
-        let after: Instance = row.into();
+        let after = load_instance(&mut tx, account, viewer, id).await?;
         audit::log(
             &mut tx,
             &Change {
@@ -1356,7 +1768,7 @@ impl Store {
     }
 
     /// Soft-deletes (or restores) the matching submissions in one transaction; returns how many
-    /// changed. Locked submissions make the whole operation fail.
+    /// changed. A submission locked above the viewer makes the whole operation fail.
     pub async fn bulk_delete_instances(
         &self,
         account: AccountId,
@@ -1365,12 +1777,14 @@ impl Store {
         user: UserId,
     ) -> StoreResult<i64> {
         let mut tx = self.db.begin().await?;
-        let mut q = Sql::new(format!("SELECT {} {INSTANCE_FROM}", instance_columns()));
-        instance_filter_sql(&mut q, account, filter, self.backend())?;
+        let resolved = resolve_filter(&mut tx, account, filter).await?;
+        let mut q = Sql::new("");
+        push_select(&mut q, &filter.viewer, false);
+        instance_filter_sql(&mut q, account, filter, &resolved, self.backend())?;
         q.push(" ORDER BY i.id");
         let rows: Vec<InstanceRow> = tx.fetch_all(q).await?;
         let items: Vec<Instance> = rows.into_iter().map(Into::into).collect();
-        if let Some(locked) = items.iter().find(|i| i.is_locked) {
+        if let Some(locked) = items.iter().find(|i| !i.can_user_modify) {
             return Err(StoreError::Conflict(format!(
                 "The submission {} is locked: nothing was changed.",
                 locked.id
@@ -1429,15 +1843,42 @@ impl Store {
         Ok(row.and_then(|r| r.0).map(AccountId))
     }
 
-    /// Locks a submission at `top_org_unit`.
+    /// Locks a submission (Iaso's `add_lock`): at the highest of the viewer's org units that
+    /// contains the submission's unit, or at the root of that unit's tree for an unrestricted
+    /// viewer. Refused when a lock already binds the viewer, or the submission has no unit.
     pub async fn lock_instance(
         &self,
         account: AccountId,
+        viewer: &Viewer,
         id: i64,
-        top_org_unit: i64,
         user: UserId,
     ) -> StoreResult<i64> {
-        let i = self.instance(account, id).await?;
+        let i = self.instance(account, viewer, id).await?;
+        if !i.can_user_modify {
+            return Err(StoreError::Conflict(
+                "This submission is locked at a level above yours.".into(),
+            ));
+        }
+        let Some(ou) = i.org_unit_id else {
+            return Err(StoreError::invalid(
+                "org_unit",
+                "This submission has no org unit: it cannot be locked.",
+            ));
+        };
+        let Some((_, _, path)) = self.org_unit_paths(&[ou]).await?.into_iter().next() else {
+            return Err(StoreError::NotFound);
+        };
+        let top = match &viewer.roots {
+            None => crate::org_units::path_ids(&path).first().copied(),
+            Some(roots) => roots
+                .iter()
+                .filter(|r| crate::org_units::in_subtree(&path, r))
+                .min_by_key(|r| r.split('.').count())
+                .and_then(|r| crate::org_units::path_ids(r).last().copied()),
+        };
+        let Some(top) = top else {
+            return Err(StoreError::NotFound);
+        };
         let mut db = self.db.clone();
         Ok(db
             .fetch_scalar(sql!(
@@ -1446,35 +1887,51 @@ impl Store {
                 i.id,
                 iaso_db::now(),
                 user.get(),
-                top_org_unit
+                top
             ))
             .await?)
     }
 
-    /// Unlocks a lock of the account's submissions.
+    /// Unlocks a lock of a submission the viewer sees and may change.
     pub async fn unlock_instance(
         &self,
         account: AccountId,
+        viewer: &Viewer,
         lock: i64,
         user: UserId,
     ) -> StoreResult<i64> {
         let mut db = self.db.clone();
-        let row: Option<(i64, Option<i64>)> = db
+        let row: Option<(i64, i64, Option<i64>)> = db
             .fetch_optional(sql!(
-                "SELECT l.id, l.unlocked_by_id FROM instance_locks l JOIN instances i ON i.id = l.instance_id
+                "SELECT l.id, l.instance_id, l.unlocked_by_id FROM instance_locks l JOIN instances i ON i.id = l.instance_id
                  WHERE l.id = $1 AND i.account_id = $2",
                 lock,
                 account.get()
             ))
             .await?;
-        let Some((id, unlocked)) = row else {
-            return Err(StoreError::invalid("lock", "Invalid lock id."));
+        let invalid = || {
+            StoreError::invalid(
+                "lock",
+                format!("Invalid pk \"{lock}\" - object does not exist."),
+            )
         };
+        let Some((id, instance, unlocked)) = row else {
+            return Err(invalid());
+        };
+        let i = match self.instance(account, viewer, instance).await {
+            Err(StoreError::NotFound) => return Err(invalid()),
+            other => other?,
+        };
+        if !i.can_user_modify {
+            return Err(StoreError::Conflict(
+                "This submission is locked at a level above yours.".into(),
+            ));
+        }
         if unlocked.is_some() {
             return Err(StoreError::invalid("lock", "Lock already unlocked"));
         }
         db.execute(sql!(
-            "UPDATE instance_locks SET unlocked_by_id = $1, unlocked_at = $2 WHERE id = $3",
+            "UPDATE instance_locks SET unlocked_by_id = $1, unlocked_at = $2 WHERE id = $3 AND unlocked_by_id IS NULL",
             user.get(),
             iaso_db::now(),
             id
@@ -1483,29 +1940,21 @@ impl Store {
         Ok(id)
     }
 
-    /// Lock history of a submission.
+    /// Lock history of a submission, newest first.
     pub async fn instance_locks(&self, instance: i64) -> StoreResult<Vec<InstanceLock>> {
         let mut db = self.db.clone();
         Ok(db
             .fetch_all(sql!(
-                "SELECT l.id, l.top_org_unit_id, l.locked_at, l.locked_by_id, lu.username AS locked_by_username,
-                    l.unlocked_at, l.unlocked_by_id, uu.username AS unlocked_by_username
-                 FROM instance_locks l JOIN users lu ON lu.id = l.locked_by_id LEFT JOIN users uu ON uu.id = l.unlocked_by_id
+                "SELECT l.id, l.top_org_unit_id, t.name AS top_org_unit_name, l.locked_at, l.locked_by_id,
+                    lu.username AS locked_by_username, lu.first_name AS locked_by_first_name,
+                    lu.last_name AS locked_by_last_name, l.unlocked_at, l.unlocked_by_id,
+                    uu.username AS unlocked_by_username, uu.first_name AS unlocked_by_first_name,
+                    uu.last_name AS unlocked_by_last_name
+                 FROM instance_locks l JOIN org_units t ON t.id = l.top_org_unit_id
+                 JOIN users lu ON lu.id = l.locked_by_id LEFT JOIN users uu ON uu.id = l.unlocked_by_id
                  WHERE l.instance_id = $1 ORDER BY l.locked_at DESC, l.id DESC",
                 instance
             ))
             .await?)
     }
-}
-
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct InstanceLock {
-    pub id: i64,
-    pub top_org_unit_id: i64,
-    pub locked_at: DateTime<Utc>,
-    pub locked_by_id: i64,
-    pub locked_by_username: String,
-    pub unlocked_at: Option<DateTime<Utc>>,
-    pub unlocked_by_id: Option<i64>,
-    pub unlocked_by_username: Option<String>,
 }

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod device_org_units;
 mod error;
 pub mod feature_flags;
 pub mod forms;

@@ -128,14 +128,13 @@ impl Layout {
                 .map(|u| format!("uuid:{u}"))
                 .unwrap_or_default(),
             String::new(),
-            String::new(),
+            safe_cell(i.org_unit_name.as_deref().unwrap_or("")),
             i.org_unit_id.map(|o| o.to_string()).unwrap_or_default(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
+            safe_cell(i.org_unit_source_ref.as_deref().unwrap_or("")),
         ];
+        for p in &i.org_unit_parents {
+            r.push(safe_cell(p.as_deref().unwrap_or("")));
+        }
         if self.correlatable {
             r.push(i.correlation_id.map(|c| c.to_string()).unwrap_or_default());
         }
@@ -204,7 +203,7 @@ pub async fn csv_response(
     filter: InstanceFilter,
 ) -> ApiResult<Response> {
     let (layout, name) = layout(state, account, form_id).await?;
-    let mut rows = state.store.stream_instances(account, &filter)?;
+    let mut rows = state.store.stream_instances(account, &filter).await?;
     let stream = async_stream::stream! {
         let mut buf = csv_line(&layout.header());
         while let Some(item) = rows.next().await {
@@ -301,7 +300,7 @@ pub async fn xlsx_response(
     filter: InstanceFilter,
 ) -> ApiResult<Response> {
     let (layout, name) = layout(state, account, form_id).await?;
-    let mut rows = state.store.stream_instances(account, &filter)?;
+    let mut rows = state.store.stream_instances(account, &filter).await?;
     let path = std::env::temp_dir().join(format!(
         "iaso-export-{}.xlsx",
         uuid::Uuid::new_v4().simple()

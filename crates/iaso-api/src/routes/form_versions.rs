@@ -3,9 +3,9 @@
 
 use super::forms::{base_url, parse_fields, reader, select_fields};
 use crate::auth::{MaybeCaller, Member};
-use crate::blobs::{md5_hex, safe_name};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, QueryParams};
+use crate::files::file_name_of;
 use crate::paging::{OutOfRange, Paging};
 use crate::state::AppState;
 use crate::timestamps::epoch;
@@ -13,6 +13,8 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use iaso_domain::Permission;
+use iaso_files::safe_file_name;
+use iaso_ingest::md5_hex;
 use iaso_store::forms::{FormAttachment, FormVersion, NewFormVersion, UserRef, VersionFilter};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -54,8 +56,8 @@ pub(crate) fn version_json(v: &FormVersion, state: &AppState, base: &str) -> Map
         "form_name": v.form_name,
         "full_name": format!("{} - V{}", v.form_name, v.version_id),
         "mapped": false,
-        "xls_file": v.xls_file.as_ref().map(|k| state.blobs.url(base, k)),
-        "file": state.blobs.url(base, &v.file),
+        "xls_file": v.xls_file.as_ref().map(|k| crate::files::url(state, base, k)),
+        "file": crate::files::url(state, base, &v.file),
         "md5": v.md5,
         "descriptor": v.descriptor.clone().unwrap_or_else(|| json!({})),
         "created_at": epoch(v.created_at),
@@ -320,7 +322,7 @@ pub async fn create(
     {
         return Err(ApiError::field("form_id", "Invalid form id"));
     }
-    let file_name = safe_name(&up.file_name);
+    let file_name = file_name_of(&up.file_name);
     let bytes = up.bytes;
     let name_for_engine = file_name.clone();
     let conversion = tokio::task::spawn_blocking(move || {
@@ -362,17 +364,17 @@ pub async fn create(
         .unwrap_or("xlsx")
         .to_ascii_lowercase();
     let tag = uuid::Uuid::new_v4().simple().to_string();
-    let slug = safe_name(&form.name.to_lowercase());
+    let slug = safe_file_name(&form.name.to_lowercase());
     let xml_key = format!("forms/{}/{slug}_{version}_{}.xml", form.id, &tag[..8]);
     let xls_key = format!("forms/{}/{slug}_{version}_{}.{ext}", form.id, &tag[..8]);
     state
-        .blobs
-        .put(&xml_key, xform.as_bytes())
+        .files
+        .put(&xml_key, xform.clone().into_bytes())
         .await
         .map_err(ApiError::internal)?;
     state
-        .blobs
-        .put(&xls_key, &bytes)
+        .files
+        .put(&xls_key, bytes.clone())
         .await
         .map_err(ApiError::internal)?;
     let created = state
@@ -398,8 +400,8 @@ pub async fn create(
     let created = match created {
         Ok(v) => v,
         Err(e) => {
-            let _ = state.blobs.delete(&xml_key).await;
-            let _ = state.blobs.delete(&xls_key).await;
+            let _ = state.files.delete(&xml_key).await;
+            let _ = state.files.delete(&xls_key).await;
             return Err(e.into());
         }
     };
@@ -480,7 +482,7 @@ fn attachment_json(a: &FormAttachment, state: &AppState, base: &str) -> Value {
     json!({
         "id": a.id,
         "name": a.name,
-        "file": state.blobs.url(base, &a.file),
+        "file": crate::files::url(state, base, &a.file),
         "md5": a.md5,
         "form_id": a.form_id,
         "created_at": epoch(a.created_at),
@@ -574,15 +576,16 @@ pub async fn attachment_create(
         .form(member.account_id(), form_id)
         .await
         .map_err(|_| ApiError::field("form_id", "Invalid form id"))?;
-    let name = safe_name(&up.file_name);
+    let name = file_name_of(&up.file_name);
     let key = format!(
-        "forms/{}/attachments/{}_{name}",
+        "forms/{}/attachments/{}_{}",
         form.id,
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
+        &uuid::Uuid::new_v4().simple().to_string()[..8],
+        safe_file_name(&name)
     );
     state
-        .blobs
-        .put(&key, &up.bytes)
+        .files
+        .put(&key, up.bytes.clone())
         .await
         .map_err(ApiError::internal)?;
     let result = state
@@ -599,7 +602,7 @@ pub async fn attachment_create(
     match result {
         Ok((a, old)) => {
             if let Some(old) = old {
-                let _ = state.blobs.delete(&old).await;
+                let _ = state.files.delete(&old).await;
             }
             Ok((
                 StatusCode::CREATED,
@@ -607,7 +610,7 @@ pub async fn attachment_create(
             ))
         }
         Err(e) => {
-            let _ = state.blobs.delete(&key).await;
+            let _ = state.files.delete(&key).await;
             Err(e.into())
         }
     }
@@ -626,6 +629,6 @@ pub async fn attachment_delete(
         .store
         .delete_form_attachment(member.account_id(), id)
         .await?;
-    let _ = state.blobs.delete(&key).await;
+    let _ = state.files.delete(&key).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -122,8 +122,8 @@ pub(crate) fn version_nested(v: &FormVersion, state: &AppState, base: &str) -> V
     json!({
         "id": v.id,
         "version_id": v.version_id,
-        "file": state.blobs.url(base, &v.file),
-        "xls_file": v.xls_file.as_ref().map(|k| state.blobs.url(base, k)),
+        "file": crate::files::url(state, base, &v.file),
+        "xls_file": v.xls_file.as_ref().map(|k| crate::files::url(state, base, k)),
         "created_at": epoch(v.created_at),
         "updated_at": epoch(v.updated_at),
     })
@@ -812,7 +812,7 @@ pub(crate) async fn manifest_response(
             "  <mediaFile>\n    <filename>{}</filename>\n    <hash>md5:{}</hash>\n    <downloadUrl>{}</downloadUrl>\n  </mediaFile>\n",
             xml_escape(&a.name),
             a.md5,
-            xml_escape(&state.blobs.url(base, &a.file))
+            xml_escape(&crate::files::url(state, base, &a.file))
         ));
     }
     body.push_str("</manifest>\n");

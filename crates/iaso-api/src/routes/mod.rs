@@ -113,6 +113,9 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
             instances::delete
         ))
         .routes(routes!(instances::bulk_delete))
+        .routes(routes!(instances::map))
+        .routes(routes!(instances::add_lock))
+        .routes(routes!(instances::unlock_lock))
         .routes(routes!(instances::attachments))
         .routes(routes!(instances::attachments_count))
         .routes(routes!(submissions::form_upload))
@@ -189,7 +192,7 @@ pub fn router(state: AppState) -> Router {
             "/api/openapi.json",
             axum::routing::get(move || openapi::serve(doc.clone())),
         )
-        .route("/files/{*key}", axum::routing::get(instances::download))
+        .route("/files/{*key}", axum::routing::get(crate::files::download))
         .fallback(|| async { ApiError::NotFound.into_response() })
         .method_not_allowed_fallback(|| async {
             (

@@ -3,14 +3,14 @@
 //! 1.0 for ODK Collect and Enketo (`/openrosa/{app_id}/formList`, form download, manifest,
 //! `submission`).
 //!
-//! Every upload is logged raw first (`api_imports` row + the raw body in the blob storage),
+//! Every upload is logged raw first (`api_imports` row + the raw body in the file store),
 //! in its own transaction, before anything is parsed: a failed or crashed import can be
 //! inspected and replayed, and nothing a device sent is lost. Each submission is then saved in
-//! one transaction, idempotently (see docs/decisions/0500-submissions.md).
+//! one transaction, idempotently (see docs/decisions/0500-submissions.md), by
+//! [`iaso_ingest`], which the bulk-upload task shares.
 
 use super::forms::{base_url, manifest_response, openrosa_xml};
 use crate::auth::MaybeCaller;
-use crate::blobs::{md5_hex, safe_name};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{QueryParams, RawBody};
 use crate::state::AppState;
@@ -21,13 +21,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use iaso_domain::project::Project;
 use iaso_domain::{AccountId, UserId};
+use iaso_ingest::{IngestError, Keying, Media, MediaData};
 use iaso_store::audit::sources as audit_sources;
-use iaso_store::instances::{
-    MetaOutcome, MobileMeta, NewApiImport, NewInstanceFile, UploadContext, UploadKey, XmlOutcome,
-    XmlUpload,
-};
+use iaso_store::instances::{NewApiImport, UploadContext, XmlOutcome};
 use iaso_store::principal::Principal;
-use iaso_store::StoreError;
 use serde_json::{json, Value};
 
 /// Headers kept with a raw upload.
@@ -51,15 +48,11 @@ fn headers_json(method: &Method, path: &str, query: &str, headers: &HeaderMap) -
     })
 }
 
-fn month() -> String {
-    chrono::Utc::now().format("%Y_%m").to_string()
-}
-
 struct Logged {
     id: i64,
 }
 
-/// Logs a raw upload (body in the blob storage unless it is JSON kept in the row).
+/// Logs a raw upload (body in the file store unless it is JSON kept in the row).
 #[allow(clippy::too_many_arguments)]
 async fn log_raw(
     state: &AppState,
@@ -76,13 +69,13 @@ async fn log_raw(
 ) -> ApiResult<Logged> {
     let (file, size) = if json_body.is_none() && !body.is_empty() {
         let key = format!(
-            "uploads/{}/{}_{kind}.bin",
-            month(),
+            "raw/{}/{}_{kind}.bin",
+            iaso_ingest::month(),
             uuid::Uuid::new_v4().simple()
         );
         state
-            .blobs
-            .put(&key, body)
+            .files
+            .put(&key, body.clone())
             .await
             .map_err(ApiError::internal)?;
         (Some(key), Some(body.len() as i64))
@@ -178,107 +171,6 @@ async fn app_context(
 
 // ------------------------------------------------------------------ metadata call
 
-fn num_or_string_i64(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-}
-
-fn f64_of(v: &Value) -> Option<f64> {
-    match v {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    }
-    .filter(|f: &f64| f.is_finite())
-}
-
-fn epoch_of(v: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
-    let secs = f64_of(v)?;
-    // Some app versions send milliseconds.
-    let secs = if secs > 1e11 { secs / 1000.0 } else { secs };
-    chrono::DateTime::from_timestamp(secs.trunc() as i64, 0)
-}
-
-fn parse_meta(item: &Value, index: usize) -> Result<MobileMeta, String> {
-    let obj = item
-        .as_object()
-        .ok_or_else(|| format!("item {index}: expected an object"))?;
-    let s = |k: &str| obj.get(k).and_then(Value::as_str).map(String::from);
-    let file = s("file").ok_or_else(|| format!("item {index}: \"file\" is required"))?;
-    let file_name = file.rsplit(['/', '\\']).next().unwrap_or("").to_string();
-    if file_name.is_empty() {
-        return Err(format!("item {index}: \"file\" has no file name"));
-    }
-    let form_id = obj
-        .get("formId")
-        .and_then(num_or_string_i64)
-        .ok_or_else(|| format!("item {index}: \"formId\" is required"))?;
-    let org_unit_id = match obj.get("orgUnitId") {
-        None | Some(Value::Null) => None,
-        Some(v) => match num_or_string_i64(v) {
-            Some(id) => Some(id),
-            None => {
-                return Err(format!(
-                    "item {index}: unknown org unit {}",
-                    v.as_str()
-                        .map(String::from)
-                        .unwrap_or_else(|| v.to_string())
-                ))
-            }
-        },
-    };
-    let accuracy = obj
-        .get("accuracy")
-        .and_then(f64_of)
-        .map(|a| (a * 100.0).round() / 100.0);
-    let lat = obj.get("latitude").and_then(f64_of);
-    let lon = obj.get("longitude").and_then(f64_of);
-    if lat.is_some_and(|v| !(-90.0..=90.0).contains(&v))
-        || lon.is_some_and(|v| !(-180.0..=180.0).contains(&v))
-    {
-        return Err(format!("item {index}: latitude/longitude out of range"));
-    }
-    Ok(MobileMeta {
-        uuid: s("id"),
-        file_name,
-        name: s("name"),
-        period: s("period").filter(|p| !p.is_empty()),
-        accuracy: accuracy.map(|a| a.min(99999.0)),
-        org_unit_id,
-        form_id,
-        planning_id: obj.get("planningId").and_then(num_or_string_i64),
-        entity_uuid: s("entityUuid"),
-        entity_type_id: obj.get("entityTypeId").and_then(num_or_string_i64),
-        source_created_at: obj.get("created_at").and_then(epoch_of),
-        source_updated_at: obj.get("updated_at").and_then(epoch_of),
-        latitude: lat,
-        longitude: lon,
-        altitude: obj.get("altitude").and_then(f64_of),
-    })
-}
-
-/// Reads a logged XML back and parses it (after a metadata call claimed a pending upload).
-async fn reparse(state: &AppState, id: i64) -> Result<(), String> {
-    let key: Option<String> = state
-        .store
-        .instance_file_key(id)
-        .await
-        .map_err(|e| e.to_string())?;
-    let Some(key) = key else { return Ok(()) };
-    let Some(bytes) = state.blobs.get(&key).await.map_err(|e| e.to_string())? else {
-        return Err(format!("the XML {key} is missing from the storage"));
-    };
-    let parsed = iaso_domain::submission::parse(&bytes).map_err(|e| e.to_string())?;
-    state
-        .store
-        .reparse_instance(id, &parsed)
-        .await
-        .map_err(|e| e.to_string())
-}
-
 /// The mobile app's metadata call: a JSON list of submissions. Idempotent: a known `id`
 /// changes nothing; the XML may come before or after (`/sync/form_upload/`).
 #[utoipa::path(post, path = "/api/instances/", tag = "instances",
@@ -341,47 +233,31 @@ async fn mobile_post_inner(
     if project.is_none() {
         return Err(ApiError::field("app_id", "This field is required."));
     }
-    let items = match json_body {
-        Some(Value::Array(items)) => items,
-        Some(obj @ Value::Object(_)) => vec![obj],
-        _ => {
-            return Err(ApiError::BadRequest(
-                "Send a JSON list of submissions (Content-Type: application/json).".into(),
-            ))
-        }
-    };
-    let mut errors = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        let meta = match parse_meta(item, i) {
-            Ok(m) => m,
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
-        match state.store.ingest_mobile_meta(ctx, &meta).await {
-            Ok(MetaOutcome::Claimed(id)) => {
-                if let Err(e) = reparse(state, id).await {
-                    errors.push(format!("item {i}: {e}"));
-                }
-            }
-            Ok(_) => {}
-            Err(StoreError::Invalid(fe)) => {
-                for (_, msgs) in fe.iter() {
-                    errors.push(format!("item {i}: {}", msgs.join(" ")));
-                }
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
+    let items = iaso_ingest::meta::items_of(json_body).map_err(|_| {
+        ApiError::BadRequest(
+            "Send a JSON list of submissions (Content-Type: application/json).".into(),
+        )
+    })?;
+    let errors = iaso_ingest::meta::ingest_items(&state.store, &state.files, ctx, &items)
+        .await
+        .map_err(ingest_error)?;
     Ok((ctx.account, errors))
+}
+
+/// An ingest failure as an API error (bad input 400, the rest 500).
+pub(crate) fn ingest_error(e: IngestError) -> ApiError {
+    match e {
+        IngestError::Invalid(fe) => ApiError::Invalid(fe),
+        IngestError::Store(se) => se.into(),
+        IngestError::Files(fe) => ApiError::internal(fe),
+    }
 }
 
 // ------------------------------------------------------------------ XML call
 
 struct Parts {
     xml: Option<(String, Bytes)>,
-    media: Vec<(String, Bytes)>,
+    media: Vec<Media>,
 }
 
 async fn split_multipart(headers: &HeaderMap, body: Bytes) -> ApiResult<Parts> {
@@ -419,15 +295,13 @@ async fn split_multipart(headers: &HeaderMap, body: Bytes) -> ApiResult<Parts> {
             } else {
                 name
             };
-            parts.media.push((label, data));
+            parts.media.push(Media {
+                name: label,
+                data: MediaData::Bytes(data),
+            });
         }
     }
     Ok(parts)
-}
-
-enum Keying {
-    FileName,
-    InstanceId,
 }
 
 async fn ingest_parts(
@@ -440,78 +314,18 @@ async fn ingest_parts(
     let (xml_name, xml) = parts
         .xml
         .ok_or_else(|| ApiError::field("xml_submission_file", "This field is required."))?;
-    let parsed = iaso_domain::submission::parse(&xml)
-        .map_err(|e| ApiError::field("xml_submission_file", e.to_string()))?;
-    let file_name = xml_name
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or("")
-        .to_string();
-    let key = match keying {
-        Keying::FileName => {
-            if file_name.is_empty() {
-                return Err(ApiError::field(
-                    "xml_submission_file",
-                    "The file has no name.",
-                ));
-            }
-            UploadKey::FileName(file_name.clone())
-        }
-        Keying::InstanceId => {
-            UploadKey::InstanceId(parsed.instance_id.clone().ok_or_else(|| {
-                ApiError::field(
-                    "xml_submission_file",
-                    "The submission has no meta/instanceID.",
-                )
-            })?)
-        }
-    };
-    let stored_name = match &key {
-        UploadKey::FileName(n) => n.clone(),
-        UploadKey::InstanceId(i) => format!("{}.xml", i.strip_prefix("uuid:").unwrap_or(i)),
-    };
-    let tag = uuid::Uuid::new_v4().simple().to_string();
-    let dir = format!("instances/{}/{}", month(), &tag[..12]);
-    let xml_key = format!("{dir}/{}", safe_name(&stored_name));
-    state
-        .blobs
-        .put(&xml_key, &xml)
-        .await
-        .map_err(ApiError::internal)?;
-    let mut media = Vec::new();
-    for (name, data) in &parts.media {
-        let k = format!("{dir}/m_{}", safe_name(name));
-        state
-            .blobs
-            .put(&k, data)
-            .await
-            .map_err(ApiError::internal)?;
-        media.push(NewInstanceFile {
-            name: name.clone(),
-            file: k,
-            size: data.len() as i64,
-            md5: md5_hex(data),
-        });
-    }
-    let up = XmlUpload {
-        key,
-        file_name: stored_name,
-        file: xml_key.clone(),
-        file_size: xml.len() as i64,
-        md5: md5_hex(&xml),
-        submission: &parsed,
-        media,
+    iaso_ingest::xml::ingest(
+        &state.store,
+        &state.files,
+        ctx,
+        &xml_name,
+        &xml,
+        &parts.media,
+        keying,
         source,
-    };
-    let outcome = state.store.ingest_xml(ctx, &up).await;
-    match &outcome {
-        Ok(XmlOutcome::Duplicate(_)) | Ok(XmlOutcome::Conflict(_)) | Err(_) => {
-            // The first copy is kept: this one is already in the raw upload log.
-            let _ = state.blobs.delete(&xml_key).await;
-        }
-        _ => {}
-    }
-    Ok(outcome?)
+    )
+    .await
+    .map_err(ingest_error)
 }
 
 /// The mobile app's XML call (multipart `xml_submission_file` + media files). Works with or
@@ -768,11 +582,10 @@ pub async fn form_download(
         let (_, form) = openrosa_form(&state, &headers, caller, &app_id, id).await?;
         let v = form.latest_version.ok_or(ApiError::NotFound)?;
         let bytes = state
-            .blobs
-            .get(&v.file)
+            .files
+            .get_bytes(&v.file)
             .await
-            .map_err(ApiError::internal)?
-            .ok_or_else(|| ApiError::Internal(format!("XForm {} missing from storage", v.file)))?;
+            .map_err(ApiError::internal)?;
         Ok::<_, ApiError>(
             (
                 StatusCode::OK,
@@ -872,7 +685,14 @@ pub async fn submission_post(
     };
     let result = async {
         let parts = split_multipart(&headers, body).await?;
-        ingest_parts(&state, ctx, parts, Keying::InstanceId, "openrosa").await
+        ingest_parts(
+            &state,
+            ctx,
+            parts,
+            Keying::InstanceId,
+            audit_sources::OPENROSA,
+        )
+        .await
     }
     .await;
     match result {

@@ -84,8 +84,8 @@ async fn seed_forms(
 ) -> anyhow::Result<()> {
     use iaso_store::forms::{FormChanges, NewFormVersion};
     use iaso_store::instances::{NewInstanceFile, UploadContext, UploadKey, XmlUpload};
-    let blobs =
-        iaso_api::blobs::Blobs::local(settings.data_dir.join("media"), &settings.secret_key);
+    let files =
+        iaso_files::FileStore::from_settings(&settings.file_settings(), &settings.data_dir)?;
     let account = setup.account.id;
     let form = store
         .create_form(
@@ -113,8 +113,8 @@ async fn seed_forms(
     );
     let xml_key = format!("forms/{}/site_visit_{version}.xml", form.id);
     let xls_key = format!("forms/{}/site_visit_{version}.csv", form.id);
-    blobs.put(&xml_key, xform.as_bytes()).await?;
-    blobs.put(&xls_key, DEMO_FORM.as_bytes()).await?;
+    files.put(&xml_key, xform.clone().into_bytes()).await?;
+    files.put(&xls_key, DEMO_FORM.as_bytes()).await?;
     store
         .create_form_version(
             account,
@@ -124,7 +124,7 @@ async fn seed_forms(
                 xform_id: conv.meta.form_id.clone(),
                 file: xml_key,
                 file_size: xform.len() as i64,
-                md5: iaso_api::blobs::md5_hex(xform.as_bytes()),
+                md5: iaso_ingest::md5_hex(xform.as_bytes()),
                 xls_file: Some(xls_key),
                 xls_file_size: Some(DEMO_FORM.len() as i64),
                 descriptor: iaso_api::routes::form_versions::iaso_descriptor(&conv.meta, &version),
@@ -163,17 +163,17 @@ async fn seed_forms(
         let parsed =
             iaso_domain::submission::parse(xml.as_bytes()).map_err(|e| anyhow::anyhow!("{e}"))?;
         let key = format!("instances/demo/{id}.xml");
-        blobs.put(&key, xml.as_bytes()).await?;
+        files.put(&key, xml.clone().into_bytes()).await?;
         let mut media = Vec::new();
         if n == 0 {
             let png = demo_png();
             let k = format!("instances/demo/{id}_site.png");
-            blobs.put(&k, &png).await?;
+            files.put(&k, png.clone()).await?;
             media.push(NewInstanceFile {
                 name: "site.png".into(),
                 file: k,
                 size: png.len() as i64,
-                md5: iaso_api::blobs::md5_hex(&png),
+                md5: iaso_ingest::md5_hex(&png),
             });
         }
         store
@@ -188,10 +188,11 @@ async fn seed_forms(
                     file_name: format!("{id}.xml"),
                     file: key,
                     file_size: xml.len() as i64,
-                    md5: iaso_api::blobs::md5_hex(xml.as_bytes()),
+                    md5: iaso_ingest::md5_hex(xml.as_bytes()),
                     submission: &parsed,
                     media,
                     source: "demo",
+                    source_updated_at: None,
                 },
             )
             .await?;
