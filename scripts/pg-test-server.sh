@@ -46,7 +46,11 @@ case "$cmd" in
     if [ ! -f "$dir/PG_VERSION" ]; then
       run_as_owner "'$bin/initdb' -D '$dir' -U iaso --auth=trust --encoding=UTF8 --locale=C.UTF-8 >/dev/null"
     fi
-    run_as_owner "'$bin/pg_ctl' -D '$dir' -l '$dir/server.log' -w -o \"-p $port -k '$dir' -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300\" start >/dev/null"
+    if ! run_as_owner "'$bin/pg_ctl' -D '$dir' -l '$dir/server.log' -w -o \"-p $port -k '$dir' -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100\" start >/dev/null"; then
+      echo "PostgreSQL did not start; its log ($dir/server.log) says:" >&2
+      cat "$dir/server.log" >&2 || true
+      exit 1
+    fi
     echo "postgres://iaso@127.0.0.1:$port/postgres"
     ;;
   stop)

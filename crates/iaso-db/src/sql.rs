@@ -52,6 +52,24 @@ impl Sql {
         self
     }
 
+    /// Appends ` AND <column> IN (...)` for a non-empty list; does nothing for an empty one
+    /// (the usual "filter only when given" rule of list endpoints).
+    pub fn and_in<V: Into<Value>>(
+        &mut self,
+        column: &str,
+        values: impl IntoIterator<Item = V>,
+    ) -> &mut Self {
+        let values: Vec<Value> = values.into_iter().map(Into::into).collect();
+        if !values.is_empty() {
+            self.push(" AND ")
+                .push(column)
+                .push(" IN (")
+                .bind_list(values)
+                .push(")");
+        }
+        self
+    }
+
     pub fn text(&self) -> &str {
         &self.text
     }

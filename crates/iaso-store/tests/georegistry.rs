@@ -417,7 +417,7 @@ backend_test!(
         let p1 = store
             .list_org_units(
                 &f.scope,
-                &[valid.clone()],
+                std::slice::from_ref(&valid),
                 false,
                 &["name".into()],
                 Some(10),
@@ -430,7 +430,7 @@ backend_test!(
         let p3 = store
             .list_org_units(
                 &f.scope,
-                &[valid.clone()],
+                std::slice::from_ref(&valid),
                 false,
                 &["name".into()],
                 Some(10),
@@ -446,7 +446,7 @@ backend_test!(
         let p2 = store
             .list_org_units(
                 &f.scope,
-                &[valid.clone()],
+                std::slice::from_ref(&valid),
                 false,
                 &["-name".into()],
                 Some(10),
