@@ -431,6 +431,18 @@ const EXEMPT: &[(&str, &str)] = &[
         "instances filtered by account",
     ),
     (
+        "/api/instances/map/",
+        "same account-scoped filter as /api/instances/ (submissions_geo tests)",
+    ),
+    (
+        "/api/instances/{id}/add_lock/",
+        "instance looked up in the caller's account and scope; 404 otherwise (submissions_geo tests)",
+    ),
+    (
+        "/api/instances/unlock_lock/",
+        "lock looked up through its instance in the caller's account; 400 otherwise (submissions_geo tests)",
+    ),
+    (
         "/sync/form_upload/",
         "upload: scoped to the caller's account or an open project; tested in forms tests",
     ),
