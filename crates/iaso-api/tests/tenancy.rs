@@ -431,6 +431,10 @@ const EXEMPT: &[(&str, &str)] = &[
         "instances filtered by account",
     ),
     (
+        "/api/mobile/bulkupload/",
+        "upload into the app_id's project (another account's user gets 401); tested in bulkupload tests",
+    ),
+    (
         "/api/instances/map/",
         "same account-scoped filter as /api/instances/ (submissions_geo tests)",
     ),

@@ -122,7 +122,7 @@ pub async fn prepare(
         }
     };
     let stored_name = match &key {
-        UploadKey::FileName(n) => n.clone(),
+        UploadKey::FileName(n) | UploadKey::Uuid(n) => n.clone(),
         UploadKey::InstanceId(i) => format!("{}.xml", i.strip_prefix("uuid:").unwrap_or(i)),
     };
     let tag = uuid::Uuid::new_v4().simple().to_string();

@@ -175,6 +175,8 @@ pub enum UploadKey {
     FileName(String),
     /// OpenRosa: `meta/instanceID`.
     InstanceId(String),
+    /// Bulk uploads: the mobile app's submission id (its metadata is in the same zip).
+    Uuid(String),
 }
 
 /// An XML upload, its files already stored.
@@ -422,6 +424,24 @@ async fn derived_fields(
     Ok((location, device))
 }
 
+/// Records the outcome of a logged upload, in the caller's transaction.
+pub async fn finish_api_import_in(
+    c: &mut impl Conn,
+    id: i64,
+    account: Option<AccountId>,
+    problem: Option<&str>,
+) -> StoreResult<()> {
+    c.execute(sql!(
+        "UPDATE api_imports SET has_problem = $1, exception = $2, account_id = COALESCE(account_id, $3) WHERE id = $4",
+        problem.is_some(),
+        problem.unwrap_or(""),
+        account.map(|a| a.get()),
+        id
+    ))
+    .await?;
+    Ok(())
+}
+
 impl Store {
     /// Logs a raw upload in its own transaction, before it is processed.
     pub async fn log_api_import(&self, new: &NewApiImport) -> StoreResult<i64> {
@@ -453,15 +473,7 @@ impl Store {
         problem: Option<&str>,
     ) -> StoreResult<()> {
         let mut db = self.db.clone();
-        db.execute(sql!(
-            "UPDATE api_imports SET has_problem = $1, exception = $2, account_id = COALESCE(account_id, $3) WHERE id = $4",
-            problem.is_some(),
-            problem.unwrap_or(""),
-            account.map(|a| a.get()),
-            id
-        ))
-        .await?;
-        Ok(())
+        finish_api_import_in(&mut db, id, account, problem).await
     }
 
     /// Raw uploads of the account (newest first).
@@ -754,7 +766,15 @@ pub async fn ingest_xml_in(
                 }
             }
         }
-        (UploadKey::InstanceId(_), None) => {
+        (UploadKey::Uuid(uuid), Some(account)) => {
+            c.fetch_optional(sql!(
+                "SELECT id, account_id, form_id, file, file_md5, source_updated_at FROM instances WHERE account_id = $1 AND uuid = $2",
+                account.get(),
+                uuid.clone()
+            ))
+            .await?
+        }
+        (UploadKey::InstanceId(_) | UploadKey::Uuid(_), None) => {
             return Err(StoreError::invalid("app_id", "Unknown project."));
         }
     };
@@ -871,6 +891,7 @@ pub async fn ingest_xml_in(
                 UploadKey::InstanceId(iid) => {
                     Some(iid.strip_prefix("uuid:").unwrap_or(iid).to_string())
                 }
+                UploadKey::Uuid(u) => Some(u.clone()),
                 UploadKey::FileName(_) => None,
             };
             let id: i64 = c

@@ -119,6 +119,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(instances::attachments))
         .routes(routes!(instances::attachments_count))
         .routes(routes!(submissions::form_upload))
+        .routes(routes!(submissions::bulk_upload))
         .routes(routes!(submissions::form_list))
         .routes(routes!(submissions::form_download))
         .routes(routes!(submissions::form_manifest))

@@ -718,3 +718,123 @@ pub async fn submission_post(
         }
     }
 }
+
+// ------------------------------------------------------------------ bulk upload
+
+/// The mobile app's bulk upload: a zip (`zip_file`) holding org units created on the device,
+/// submissions' metadata, and one folder per submission with its XML and media. The zip is
+/// stored and logged raw (`api_imports`, type `bulk`) first, then imported by the
+/// `process_mobile_bulk_upload` task in one transaction; sending the same zip again creates
+/// nothing. 204 as in Iaso, with the task in `Location` (extension).
+#[utoipa::path(post, path = "/api/mobile/bulkupload/", tag = "mobile", params(("app_id" = String, Query)),
+    responses((status = 204, description = "Queued; `Location` names the task"),
+              (status = 400, description = "No app_id, no zip_file, or not a zip"),
+              (status = 401, description = "The project requires authentication"),
+              (status = 404, description = "Unknown app_id")))]
+pub async fn bulk_upload(
+    State(state): State<AppState>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    caller: MaybeCaller,
+    q: QueryParams,
+    mut mp: axum::extract::Multipart,
+) -> ApiResult<Response> {
+    let app_id = q
+        .get("app_id")
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| ApiError::field("app_id", "This field is required."))?;
+    let project = state
+        .store
+        .project_by_app_id(app_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let (_, ctx) = app_context(&state, &caller.0, Some(app_id)).await?;
+    let account = project.account_id;
+    let mut stored = None;
+    while let Some(field) = mp
+        .next_field()
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("Invalid multipart body: {}", e.body_text())))?
+    {
+        if field.name() == Some("zip_file") && stored.is_none() {
+            stored = Some(crate::uploads::store_field(&state, account, field).await?);
+        }
+    }
+    let upload = stored.ok_or_else(|| ApiError::field("zip_file", "No file was submitted."))?;
+    if !is_zip(&state, &upload.key).await {
+        let _ = state.files.delete(&upload.key).await;
+        return Err(ApiError::field("zip_file", "The file is not a zip."));
+    }
+    let logged = state
+        .store
+        .log_api_import(&NewApiImport {
+            account: Some(account),
+            user: ctx.user,
+            import_type: "bulk".into(),
+            json_body: Some(json!({
+                "user_agent": headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()),
+                "file_name": upload.file_name,
+            })),
+            headers: headers_json(&method, uri.path(), uri.query().unwrap_or(""), &headers),
+            file: Some(upload.key.clone()),
+            file_size: Some(upload.size as i64),
+            app_id: app_id.into(),
+            app_version: q.get("app_version").unwrap_or("").into(),
+        })
+        .await?;
+    let params = iaso_tasks::kinds::mobile_bulk_upload::Params {
+        api_import_id: logged,
+        project_id: project.id.get(),
+        zip_key: upload.key,
+    };
+    let task = state
+        .tasks
+        .launch(
+            account,
+            ctx.user,
+            iaso_tasks::kinds::mobile_bulk_upload::NAME,
+            &params,
+        )
+        .await;
+    let logged = Logged { id: logged };
+    let task = match task {
+        Ok(t) => t,
+        Err(e) => {
+            finish(&state, &logged, Some(account), Some(e.to_string())).await;
+            return Err(e.into());
+        }
+    };
+    // Until the task commits its import, the raw upload counts as not processed.
+    finish(
+        &state,
+        &logged,
+        Some(account),
+        Some(format!(
+            "queued as task {}; not imported yet",
+            task.id.get()
+        )),
+    )
+    .await;
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    if let Ok(v) = header::HeaderValue::from_str(&format!("/api/tasks/{}/", task.id.get())) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(r)
+}
+
+/// Whether a stored file starts like a zip.
+async fn is_zip(state: &AppState, key: &str) -> bool {
+    use futures::StreamExt;
+    let Ok(mut read) = state.files.get(key).await else {
+        return false;
+    };
+    let mut head = Vec::new();
+    while head.len() < 4 {
+        match read.stream.next().await {
+            Some(Ok(chunk)) => head.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06")
+}

@@ -1,6 +1,7 @@
 //! The task types this build can run. Each module holds a handler, its parameters (what the
 //! API's creation endpoint stores) and its name.
 
+pub mod mobile_bulk_upload;
 pub mod profiles_bulk_update;
 pub mod profiles_export;
 
@@ -11,4 +12,5 @@ pub fn registry() -> Registry {
     Registry::new()
         .with(profiles_export::ProfilesExport)
         .with(profiles_bulk_update::ProfilesBulkUpdate)
+        .with(mobile_bulk_upload::MobileBulkUpload)
 }
