@@ -148,6 +148,7 @@ impl FromRequestParts<AppState> for MaybeCaller {
 /// An authenticated caller working in an account: every tenant-scoped endpoint takes this.
 pub struct Member {
     pub principal: Principal,
+    pub method: AuthMethod,
     membership: Membership,
 }
 
@@ -164,6 +165,7 @@ impl FromRequestParts<AppState> for Member {
         })?;
         Ok(Member {
             principal: caller.principal,
+            method: caller.method,
             membership,
         })
     }

@@ -17,6 +17,7 @@ pub mod settings;
 pub mod state;
 pub mod timestamps;
 pub mod uploads;
+pub mod web;
 
 pub use error::ApiError;
 pub use settings::Settings;

@@ -46,6 +46,18 @@ pub struct Settings {
     pub hash_cost: Option<HashCost>,
     /// Database pool size.
     pub db_max_connections: u32,
+    /// Dashboard theme: the name in the browser tab and the top bar.
+    pub app_title: String,
+    /// Dashboard theme: logo and favicon URLs (absolute, or a path on this server); empty for
+    /// the built-in ones.
+    pub logo_url: String,
+    pub favicon_url: String,
+    /// Dashboard theme colours, `#rrggbb`.
+    pub theme_primary_color: String,
+    pub theme_secondary_color: String,
+    pub theme_primary_background_color: String,
+    /// Show the application name next to the logo.
+    pub show_name_with_logo: bool,
     /// Where task inputs and results are kept: "local" (a folder, `files_dir` or
     /// `<data_dir>/files`) or "s3" (an S3-compatible bucket, the `s3_*` settings).
     pub files_backend: String,
@@ -93,6 +105,13 @@ impl Default for Settings {
             login_lockout: 30,
             hash_cost: None,
             db_max_connections: 10,
+            app_title: "Iaso".into(),
+            logo_url: String::new(),
+            favicon_url: String::new(),
+            theme_primary_color: "#006699".into(),
+            theme_secondary_color: "#ff7961".into(),
+            theme_primary_background_color: "#f5f5f5".into(),
+            show_name_with_logo: true,
             files_backend: "local".into(),
             files_dir: None,
             s3_bucket: String::new(),
@@ -135,7 +154,46 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// Whether `c` is a CSS hex colour (`#rgb`, `#rrggbb` or with alpha).
+pub fn valid_hex_color(c: &str) -> bool {
+    let Some(hex) = c.strip_prefix('#') else {
+        return false;
+    };
+    matches!(hex.len(), 3 | 4 | 6 | 8) && hex.chars().all(|ch| ch.is_ascii_hexdigit())
+}
+
 impl Settings {
+    /// Checks the dashboard theme settings (colours must be hex, URLs free of quotes and angle
+    /// brackets since they end up in HTML attributes).
+    pub fn check_theme(&self) -> Result<(), String> {
+        for (name, value) in [
+            ("theme_primary_color", &self.theme_primary_color),
+            ("theme_secondary_color", &self.theme_secondary_color),
+            (
+                "theme_primary_background_color",
+                &self.theme_primary_background_color,
+            ),
+        ] {
+            if !valid_hex_color(value) {
+                return Err(format!(
+                    "{name} must be a hex colour like #006699, not {value:?}"
+                ));
+            }
+        }
+        for (name, value) in [
+            ("logo_url", &self.logo_url),
+            ("favicon_url", &self.favicon_url),
+        ] {
+            if value
+                .chars()
+                .any(|c| matches!(c, '"' | '\'' | '<' | '>') || c.is_whitespace())
+            {
+                return Err(format!("{name} must be a plain URL, not {value:?}"));
+            }
+        }
+        Ok(())
+    }
+
     /// The file storage part of the settings.
     pub fn file_settings(&self) -> iaso_tasks::FileSettings {
         iaso_tasks::FileSettings {

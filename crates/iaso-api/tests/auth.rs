@@ -359,6 +359,17 @@ api_test!(password_reset_by_mail, async |app: &TestApp| {
         .send()
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // A password refused for being like the username does not spend the link either.
+    let r = app
+        .post("/api/password_reset/confirm/")
+        .json(json!({"token": token, "password": format!("{}-2024!", a.username)}))
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.json()["password"][0]
+        .as_str()
+        .unwrap()
+        .contains("too similar"));
     let r = app
         .post("/api/password_reset/confirm/")
         .json(json!({"token": token, "password": "a-brand-new-passphrase"}))

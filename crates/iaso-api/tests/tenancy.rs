@@ -410,6 +410,7 @@ const EXEMPT: &[(&str, &str)] = &[
     ("/api/setupaccount/", "superusers create accounts"),
     ("/api/password_reset/", "authentication"),
     ("/api/password_reset/confirm/", "authentication"),
+    ("/api/theme/", "server configuration, no tenant data"),
     (
         "/api/forms/{id}/manifest/",
         "same lookup as /api/forms/{id}/ (visible_form)",

@@ -27,6 +27,13 @@ const ENV_KEYS: &[&str] = &[
     "login_max_failures",
     "login_lockout",
     "db_max_connections",
+    "app_title",
+    "logo_url",
+    "favicon_url",
+    "theme_primary_color",
+    "theme_secondary_color",
+    "theme_primary_background_color",
+    "show_name_with_logo",
     "files_backend",
     "files_dir",
     "s3_bucket",
@@ -62,6 +69,9 @@ pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
             .map(|_| "database_url".into()),
     );
     let mut settings: Settings = figment.extract().context("invalid settings")?;
+    settings
+        .check_theme()
+        .map_err(|e| anyhow::anyhow!("invalid settings: {e}"))?;
     settings.secret_key = secret_key(&settings)?;
     Ok(settings)
 }
@@ -130,6 +140,13 @@ struct DefaultsView {
     login_max_failures: i64,
     login_lockout: i64,
     db_max_connections: u32,
+    app_title: String,
+    logo_url: String,
+    favicon_url: String,
+    theme_primary_color: String,
+    theme_secondary_color: String,
+    theme_primary_background_color: String,
+    show_name_with_logo: bool,
     files_backend: String,
     s3_bucket: String,
     s3_endpoint: String,
@@ -163,6 +180,13 @@ impl Default for DefaultsView {
             login_max_failures: d.login_max_failures,
             login_lockout: d.login_lockout,
             db_max_connections: d.db_max_connections,
+            app_title: d.app_title,
+            logo_url: d.logo_url,
+            favicon_url: d.favicon_url,
+            theme_primary_color: d.theme_primary_color,
+            theme_secondary_color: d.theme_secondary_color,
+            theme_primary_background_color: d.theme_primary_background_color,
+            show_name_with_logo: d.show_name_with_logo,
             files_backend: d.files_backend,
             s3_bucket: d.s3_bucket,
             s3_endpoint: d.s3_endpoint,
@@ -205,6 +229,14 @@ pub fn default_toml() -> String {
          login_max_failures = {}\n\
          login_lockout = {}\n\
          db_max_connections = {}\n\
+         # Dashboard theme: title, logo and favicon URLs (empty: built-in), colours.\n\
+         app_title = \"{}\"\n\
+         logo_url = \"{}\"\n\
+         favicon_url = \"{}\"\n\
+         theme_primary_color = \"{}\"\n\
+         theme_secondary_color = \"{}\"\n\
+         theme_primary_background_color = \"{}\"\n\
+         show_name_with_logo = {}\n\
          # Files of tasks (uploads, exports): \"local\" (files_dir = \"...\", default <data_dir>/files)\n\
          # or \"s3\" (any S3-compatible service; empty credentials: the AWS_* environment variables).\n\
          files_backend = \"{}\"\n\
@@ -224,7 +256,9 @@ pub fn default_toml() -> String {
          task_poll_interval = {}\n",
         d.bind, d.data_dir, d.access_token_lifetime, d.refresh_token_lifetime, d.session_lifetime, d.max_body_bytes,
         d.environment, d.public_url, d.mail_mode, d.mail_from, d.login_max_failures, d.login_lockout,
-        d.db_max_connections, d.files_backend, d.s3_region, d.s3_allow_http, d.serve_worker,
+        d.db_max_connections, d.app_title, d.logo_url, d.favicon_url, d.theme_primary_color,
+        d.theme_secondary_color, d.theme_primary_background_color, d.show_name_with_logo,
+        d.files_backend, d.s3_region, d.s3_allow_http, d.serve_worker,
         d.worker_concurrency, d.task_lease, d.task_poll_interval
     )
 }

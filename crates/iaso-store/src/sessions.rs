@@ -112,6 +112,20 @@ impl Store {
         Ok(token)
     }
 
+    /// The user of a valid (unused, unexpired) reset token, without using it up: lets the API
+    /// check a new password against the username before spending the token.
+    pub async fn reset_token_user(&self, token: &str) -> StoreResult<Option<UserId>> {
+        let mut db = self.db.clone();
+        let row: Option<(i64,)> = db
+            .fetch_optional(sql!(
+                "SELECT user_id FROM password_reset_tokens WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+                secret_hash(token),
+                iaso_db::now()
+            ))
+            .await?;
+        Ok(row.map(|r| UserId(r.0)))
+    }
+
     /// Marks a reset token used and returns its user; `None` when unknown, used or expired.
     pub async fn consume_reset_token(&self, token: &str) -> StoreResult<Option<UserId>> {
         let now = iaso_db::now();

@@ -10,6 +10,17 @@ use crate::{convert, ConvertOptions};
 /// `{"xform": ..., "warnings": [...], "error": ...}` on stdout; otherwise the
 /// XForm on stdout and warnings/errors on stderr.
 pub fn convert_command(path: &Path, form_name: Option<&str>, json: bool) -> ExitCode {
+    convert_command_with(path, form_name, json, false)
+}
+
+/// Like [`convert_command`]; with `descriptor`, prints the form descriptor
+/// (the JSON Iaso stores per form version) instead of the XForm.
+pub fn convert_command_with(
+    path: &Path,
+    form_name: Option<&str>,
+    json: bool,
+    descriptor: bool,
+) -> ExitCode {
     let name = path
         .file_name()
         .and_then(|s| s.to_str())
@@ -17,6 +28,7 @@ pub fn convert_command(path: &Path, form_name: Option<&str>, json: bool) -> Exit
         .to_string();
     let opts = ConvertOptions {
         form_name: form_name.map(str::to_string),
+        ..ConvertOptions::default()
     };
     let result = match std::fs::read(path) {
         Ok(bytes) => convert(&bytes, &name, &opts),
@@ -27,6 +39,18 @@ pub fn convert_command(path: &Path, form_name: Option<&str>, json: bool) -> Exit
     };
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
+    if descriptor {
+        return match &result {
+            Ok(c) => {
+                let _ = writeln!(out, "{}", c.meta.descriptor.to_json());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if json {
         let v = match &result {
             Ok(c) => serde_json::json!({"xform": c.xform, "warnings": c.warnings, "error": null}),
@@ -54,15 +78,17 @@ pub fn convert_command(path: &Path, form_name: Option<&str>, json: bool) -> Exit
     }
 }
 
-/// Parse `FILE [--form-name NAME] [--json]` (after the `convert` word).
+/// Parse `FILE [--form-name NAME] [--json | --descriptor]` (after the `convert` word).
 pub fn run_args(args: &[String]) -> ExitCode {
     let mut file: Option<&str> = None;
     let mut form_name: Option<&str> = None;
     let mut json = false;
+    let mut descriptor = false;
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
             "--json" => json = true,
+            "--descriptor" => descriptor = true,
             "--form-name" => {
                 i += 1;
                 form_name = args.get(i).map(String::as_str);
@@ -72,9 +98,9 @@ pub fn run_args(args: &[String]) -> ExitCode {
         i += 1;
     }
     match file {
-        Some(f) => convert_command(Path::new(f), form_name, json),
+        Some(f) => convert_command_with(Path::new(f), form_name, json, descriptor),
         None => {
-            eprintln!("usage: xlsform-convert FILE [--form-name NAME] [--json]");
+            eprintln!("usage: xlsform-convert FILE [--form-name NAME] [--json | --descriptor]");
             ExitCode::from(2)
         }
     }

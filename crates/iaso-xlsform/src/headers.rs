@@ -361,15 +361,15 @@ pub fn dealias_and_group(
             tokens_key.push((tokens, header.clone()));
         }
     }
-    let lookup: std::collections::HashMap<&str, &Vec<String>> =
-        header_key.iter().map(|(h, t)| (h.as_str(), t)).collect();
+    // Headers are few: a linear scan beats hashing every cell's header.
+    let lookup = |h: &str| header_key.iter().find(|(k, _)| k == h).map(|(_, t)| t);
     let mut data = Vec::with_capacity(sheet.rows.len());
     for (i, row) in sheet.rows.iter().enumerate() {
         let row_number = i + 2;
         let mut out = Map::new();
         for (header, val) in row {
             let val = clean_text_value(val, strip_whitespace);
-            let Some(tokens) = lookup.get(header.as_str()) else {
+            let Some(tokens) = lookup(header.as_str()) else {
                 return err(msg::header_001(sheet_name, header));
             };
             if tokens.len() == 1 {
@@ -403,7 +403,16 @@ pub fn dealias_and_group(
             .map(|h| format!("'{h}'"))
             .collect();
         if !missing.is_empty() {
-            return err(msg::header_003(sheet_name, &missing.join(", ")));
+            let missing = msg::header_003(sheet_name, &missing.join(", "));
+            if sheet.unnamed_data {
+                // Values under blank headers and no required column: most likely
+                // the header row itself is missing; say so first.
+                return err(format!(
+                    "{} {missing}",
+                    msg::header_001(sheet_name, "unknown")
+                ));
+            }
+            return err(missing);
         }
     }
     Ok(Dealiased {

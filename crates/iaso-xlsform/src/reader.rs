@@ -6,9 +6,6 @@
 //! replaced by spaces. Empty rows are kept (row numbers stay accurate) but a
 //! run of 60 empty rows, or 20 empty header columns, ends the sheet.
 
-use std::io::Cursor;
-
-use calamine::{Data, DataRef, Reader};
 use indexmap::IndexMap;
 
 use crate::error::ConvertError;
@@ -26,14 +23,48 @@ pub const MAX_COLS: usize = 1_000;
 /// Maximum number of cells read from one sheet.
 pub const MAX_CELLS: usize = 5_000_000;
 
-const MAX_ADJACENT_EMPTY_ROWS: usize = 60;
-const MAX_ADJACENT_EMPTY_COLS: usize = 20;
+/// Size limits applied while reading; the defaults are the `MAX_*` constants.
+/// Memory use stays proportional to these, whatever the file declares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest accepted input file, in bytes.
+    pub max_input_bytes: usize,
+    /// Largest total uncompressed size of an `.xlsx` archive.
+    pub max_unzipped_bytes: u64,
+    /// Largest uncompressed size of one `.xlsx` archive entry.
+    pub max_entry_bytes: u64,
+    /// Most data rows in one sheet.
+    pub max_rows: usize,
+    /// Most columns in one sheet.
+    pub max_cols: usize,
+    /// Most non-empty cells in one sheet.
+    pub max_cells: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_input_bytes: MAX_INPUT_BYTES,
+            max_unzipped_bytes: MAX_UNZIPPED_BYTES,
+            max_entry_bytes: MAX_ENTRY_BYTES,
+            max_rows: MAX_ROWS,
+            max_cols: MAX_COLS,
+            max_cells: MAX_CELLS,
+        }
+    }
+}
+
+pub(crate) const MAX_ADJACENT_EMPTY_ROWS: usize = 60;
+pub(crate) const MAX_ADJACENT_EMPTY_COLS: usize = 20;
 
 /// A sheet: its header names (in order) and rows (header -> value, non-empty only).
 #[derive(Debug, Default, Clone)]
 pub struct Sheet {
     pub headers: Vec<String>,
     pub rows: Vec<IndexMap<String, String>>,
+    /// A data row has a value in a column without a header (a sign that the
+    /// header row is missing); such values are otherwise ignored.
+    pub unnamed_data: bool,
 }
 
 /// The workbook as the converter sees it.
@@ -80,18 +111,22 @@ pub fn detect_format(input: &[u8], file_name: &str) -> Format {
     }
 }
 
-pub fn read_workbook(input: &[u8], file_name: &str) -> Result<Workbook, ConvertError> {
-    if input.len() > MAX_INPUT_BYTES {
-        return Err(ConvertError::read(format!(
+pub fn read_workbook(
+    input: &[u8],
+    file_name: &str,
+    limits: &Limits,
+) -> Result<Workbook, ConvertError> {
+    if input.len() > limits.max_input_bytes {
+        return Err(ConvertError::Limit(format!(
             "The file is too large ({} bytes; the limit is {} bytes).",
             input.len(),
-            MAX_INPUT_BYTES
+            limits.max_input_bytes
         )));
     }
     match detect_format(input, file_name) {
-        Format::Xlsx => read_xlsx(input),
-        Format::Xls => read_xls(input),
-        Format::Csv => read_csv(input),
+        Format::Xlsx => crate::xlsx::read_xlsx(input, limits),
+        Format::Xls => crate::xls::read_xls(input, limits),
+        Format::Csv => read_csv(input, limits),
     }
 }
 
@@ -158,7 +193,7 @@ pub fn py_float(v: f64) -> String {
     }
 }
 
-fn excel_serial_to_string(serial: f64) -> String {
+pub(crate) fn excel_serial_to_string(serial: f64) -> String {
     // Excel 1900 date system (with the 1900 leap-year bug): day 60 is 1900-02-29.
     let days = serial.floor() as i64;
     let mut secs = ((serial - serial.floor()) * 86400.0).round() as i64;
@@ -190,7 +225,7 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-fn clean_text(s: &str) -> Option<String> {
+pub(crate) fn clean_text(s: &str) -> Option<String> {
     let t = s.trim();
     if t.is_empty() {
         return None;
@@ -198,35 +233,11 @@ fn clean_text(s: &str) -> Option<String> {
     Some(t.replace('\u{a0}', " "))
 }
 
-fn data_ref_to_string(d: &DataRef<'_>) -> Option<String> {
-    match d {
-        DataRef::Int(i) => Some(i.to_string()),
-        DataRef::Float(f) => Some(py_float(*f)),
-        DataRef::String(s) => clean_text(s),
-        DataRef::SharedString(s) => clean_text(s),
-        DataRef::Bool(b) => Some(if *b { "TRUE" } else { "FALSE" }.to_string()),
-        DataRef::DateTime(dt) => Some(excel_serial_to_string(dt.as_f64())),
-        DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => clean_text(s),
-        DataRef::Error(_) | DataRef::Empty => None,
-    }
-}
-
-fn data_to_string(d: &Data) -> Option<String> {
-    match d {
-        Data::Int(i) => Some(i.to_string()),
-        Data::Float(f) => Some(py_float(*f)),
-        Data::String(s) => clean_text(s),
-        Data::Bool(b) => Some(if *b { "TRUE" } else { "FALSE" }.to_string()),
-        Data::DateTime(dt) => Some(excel_serial_to_string(dt.as_f64())),
-        Data::DateTimeIso(s) | Data::DurationIso(s) => clean_text(s),
-        Data::Error(_) | Data::Empty => None,
-    }
-}
-
 /// Build a [`Sheet`] from sparse cells grouped by row (0-based row index -> (col, value)).
-fn build_sheet(
+pub(crate) fn build_sheet(
     sheet_name: &str,
     grid: Vec<(u32, Vec<(u32, String)>)>,
+    limits: &Limits,
 ) -> Result<Sheet, ConvertError> {
     let mut iter = grid.into_iter().peekable();
     // Header row is the first row (row 0) if present.
@@ -270,9 +281,10 @@ fn build_sheet(
                 }
             }
             next_col += 1;
-            if headers.len() > MAX_COLS {
+            if headers.len() > limits.max_cols {
                 return Err(ConvertError::Limit(format!(
-                    "The '{sheet_name}' sheet has more than {MAX_COLS} columns."
+                    "The '{sheet_name}' sheet has more than {} columns.",
+                    limits.max_cols
                 )));
             }
         }
@@ -283,6 +295,7 @@ fn build_sheet(
         }
     }
     let mut rows: Vec<IndexMap<String, String>> = Vec::new();
+    let mut unnamed_data = false;
     let mut adjacent_empty = 0usize;
     let mut expected_row = 1u32;
     'outer: for (r, cells) in iter {
@@ -299,10 +312,13 @@ fn build_sheet(
         let mut cells = cells;
         cells.sort_by_key(|c| c.0);
         for (c, v) in cells {
+            if is_empty_str(&v) {
+                continue;
+            }
             if let Some(Some(h)) = headers.get(c as usize) {
-                if !is_empty_str(&v) {
-                    row.insert(h.clone(), v);
-                }
+                row.insert(h.clone(), v);
+            } else {
+                unnamed_data = true;
             }
         }
         if row.is_empty() {
@@ -315,9 +331,10 @@ fn build_sheet(
         }
         rows.push(row);
         expected_row = r + 1;
-        if rows.len() > MAX_ROWS {
+        if rows.len() > limits.max_rows {
             return Err(ConvertError::Limit(format!(
-                "The '{sheet_name}' sheet has more than {MAX_ROWS} rows."
+                "The '{sheet_name}' sheet has more than {} rows.",
+                limits.max_rows
             )));
         }
     }
@@ -326,154 +343,11 @@ fn build_sheet(
     Ok(Sheet {
         headers: headers.into_iter().flatten().collect(),
         rows,
+        unnamed_data,
     })
 }
 
-fn check_zip(input: &[u8]) -> Result<(), ConvertError> {
-    let archive = zip::ZipArchive::new(Cursor::new(input))
-        .map_err(|e| ConvertError::read(format!("Error reading .xlsx file: {e}")))?;
-    let mut total: u64 = 0;
-    let mut archive = archive;
-    if archive.len() > 10_000 {
-        return Err(ConvertError::Limit(
-            "The .xlsx archive has too many entries.".into(),
-        ));
-    }
-    for i in 0..archive.len() {
-        let f = archive
-            .by_index_raw(i)
-            .map_err(|e| ConvertError::read(format!("Error reading .xlsx file: {e}")))?;
-        let size = f.size();
-        if size > MAX_ENTRY_BYTES {
-            return Err(ConvertError::Limit(format!(
-                "The .xlsx entry '{}' is too large when uncompressed ({size} bytes).",
-                f.name().unwrap_or_default()
-            )));
-        }
-        total = total.saturating_add(size);
-        let compressed = f.compressed_size().max(1);
-        if size > 1_000_000 && size / compressed > 1000 {
-            return Err(ConvertError::Limit(format!(
-                "The .xlsx entry '{}' has a suspicious compression ratio (zip bomb?).",
-                f.name().unwrap_or_default()
-            )));
-        }
-    }
-    if total > MAX_UNZIPPED_BYTES {
-        return Err(ConvertError::Limit(format!(
-            "The .xlsx archive is too large when uncompressed ({total} bytes)."
-        )));
-    }
-    Ok(())
-}
-
-fn read_xlsx(input: &[u8]) -> Result<Workbook, ConvertError> {
-    check_zip(input)?;
-    let mut xlsx: calamine::Xlsx<_> = calamine::Xlsx::new(Cursor::new(input))
-        .map_err(|e| ConvertError::read(format!("Error reading .xlsx file: {e}")))?;
-    let names: Vec<String> = xlsx.sheet_names().to_vec();
-    let mut wb = Workbook {
-        sheet_names: names.clone(),
-        sheets: IndexMap::new(),
-    };
-    for name in &names {
-        let lower = name.to_lowercase();
-        let key = if SUPPORTED_SHEETS.contains(&lower.as_str()) {
-            lower
-        } else if names.len() == 1 {
-            "survey".to_string()
-        } else {
-            continue;
-        };
-        let mut reader = match xlsx.worksheet_cells_reader(name) {
-            Ok(r) => r,
-            Err(_) => {
-                let paths = fallback::sheet_paths(input)?;
-                let Some((_, path)) = paths.iter().find(|(n, _)| n == name) else {
-                    return Err(ConvertError::read(format!(
-                        "Error reading .xlsx file: sheet '{name}' not found"
-                    )));
-                };
-                wb.sheets
-                    .insert(key, fallback::read_sheet(input, name, path)?);
-                continue;
-            }
-        };
-        let mut grid: Vec<(u32, Vec<(u32, String)>)> = Vec::new();
-        let mut count = 0usize;
-        while let Some(cell) = reader
-            .next_cell()
-            .map_err(|e| ConvertError::read(format!("Error reading .xlsx file: {e}")))?
-        {
-            let (r, c) = cell.get_position();
-            if c as usize >= MAX_COLS + MAX_ADJACENT_EMPTY_COLS + 1 {
-                continue;
-            }
-            let Some(v) = data_ref_to_string(cell.get_value()) else {
-                continue;
-            };
-            count += 1;
-            if count > MAX_CELLS {
-                return Err(ConvertError::Limit(format!(
-                    "The '{name}' sheet has more than {MAX_CELLS} cells."
-                )));
-            }
-            match grid.last_mut() {
-                Some((lr, cells)) if *lr == r => cells.push((c, v)),
-                _ => {
-                    if r as usize > MAX_ROWS + 1 && grid.len() > MAX_ROWS {
-                        break;
-                    }
-                    grid.push((r, vec![(c, v)]));
-                }
-            }
-        }
-        drop(reader);
-        grid.sort_by_key(|g| g.0);
-        let sheet = build_sheet(name, grid)?;
-        wb.sheets.insert(key, sheet);
-    }
-    Ok(wb)
-}
-
-fn read_xls(input: &[u8]) -> Result<Workbook, ConvertError> {
-    let mut xls: calamine::Xls<_> = calamine::Xls::new(Cursor::new(input))
-        .map_err(|e| ConvertError::read(format!("Error reading .xls file: {e}")))?;
-    let names: Vec<String> = xls.sheet_names().to_vec();
-    let mut wb = Workbook {
-        sheet_names: names.clone(),
-        sheets: IndexMap::new(),
-    };
-    for name in &names {
-        let lower = name.to_lowercase();
-        let key = if SUPPORTED_SHEETS.contains(&lower.as_str()) {
-            lower
-        } else if names.len() == 1 {
-            "survey".to_string()
-        } else {
-            continue;
-        };
-        let range = xls
-            .worksheet_range(name)
-            .map_err(|e| ConvertError::read(format!("Error reading .xls file: {e}")))?;
-        let mut grid: Vec<(u32, Vec<(u32, String)>)> = Vec::new();
-        for (r, c, d) in range.used_cells() {
-            let (sr, sc) = range.start().unwrap_or((0, 0));
-            let (r, c) = (r as u32 + sr, c as u32 + sc);
-            if let Some(v) = data_to_string(d) {
-                match grid.last_mut() {
-                    Some((lr, cells)) if *lr == r => cells.push((c, v)),
-                    _ => grid.push((r, vec![(c, v)])),
-                }
-            }
-        }
-        grid.sort_by_key(|g| g.0);
-        wb.sheets.insert(key, build_sheet(name, grid)?);
-    }
-    Ok(wb)
-}
-
-fn read_csv(input: &[u8]) -> Result<Workbook, ConvertError> {
+fn read_csv(input: &[u8], limits: &Limits) -> Result<Workbook, ConvertError> {
     let text = std::str::from_utf8(input).map_err(|e| {
         ConvertError::read(format!(
             "Error reading .csv file: the file is not valid UTF-8 (byte {}).",
@@ -498,9 +372,10 @@ fn read_csv(input: &[u8]) -> Result<Workbook, ConvertError> {
     for rec in rdr.records() {
         let rec = rec.map_err(|e| ConvertError::read(format!("Error reading .csv file: {e}")))?;
         count += 1;
-        if count > MAX_ROWS {
+        if count > limits.max_rows {
             return Err(ConvertError::Limit(format!(
-                "The CSV file has more than {MAX_ROWS} rows."
+                "The CSV file has more than {} rows.",
+                limits.max_rows
             )));
         }
         if rec.is_empty() {
@@ -534,6 +409,9 @@ fn read_csv(input: &[u8]) -> Result<Workbook, ConvertError> {
                 }
                 Some(h) => {
                     let mut row = IndexMap::new();
+                    if content.iter().skip(h.len()).any(|v| !v.is_empty()) {
+                        sheet.unnamed_data = true;
+                    }
                     for (k, v) in h.iter().zip(content) {
                         if !v.is_empty() {
                             row.insert(k.clone(), v);
@@ -576,218 +454,5 @@ mod tests {
     fn dates() {
         assert_eq!(excel_serial_to_string(43831.0), "2020-01-01 00:00:00");
         assert_eq!(excel_serial_to_string(0.5), "12:00:00");
-    }
-}
-
-/// Minimal fallback xlsx reader (shared strings + inline/number/bool cells),
-/// used when calamine rejects a sheet (e.g. a row-only `<dimension ref="1:63"/>`).
-mod fallback {
-    use std::io::{Cursor, Read};
-
-    use quick_xml::events::Event;
-    use quick_xml::Reader;
-
-    use super::{build_sheet, clean_text, py_float, Sheet, MAX_CELLS, MAX_ENTRY_BYTES};
-    use crate::error::ConvertError;
-
-    fn read_entry(
-        z: &mut zip::ZipArchive<Cursor<&[u8]>>,
-        name: &str,
-    ) -> Result<Option<String>, ConvertError> {
-        let Ok(f) = z.by_name(name) else {
-            return Ok(None);
-        };
-        let mut s = String::new();
-        f.take(MAX_ENTRY_BYTES)
-            .read_to_string(&mut s)
-            .map_err(|e| ConvertError::Read(format!("Error reading .xlsx file: {e}")))?;
-        Ok(Some(s))
-    }
-
-    fn col_index(r: &str) -> Option<u32> {
-        let mut n: u32 = 0;
-        let mut any = false;
-        for c in r.chars() {
-            if c.is_ascii_alphabetic() {
-                n = n
-                    .checked_mul(26)?
-                    .checked_add(c.to_ascii_uppercase() as u32 - 64)?;
-                any = true;
-            } else {
-                break;
-            }
-        }
-        if any {
-            Some(n - 1)
-        } else {
-            None
-        }
-    }
-
-    fn attr(e: &quick_xml::events::BytesStart<'_>, key: &str) -> Option<String> {
-        e.attributes()
-            .flatten()
-            .find(|a| a.key.as_ref() == key)
-            .and_then(|a| {
-                let raw: String = a.value.as_ref().to_string();
-                quick_xml::escape::unescape(&raw)
-                    .ok()
-                    .map(|v| v.into_owned())
-            })
-    }
-
-    pub fn read_sheet(
-        input: &[u8],
-        sheet_name: &str,
-        sheet_path: &str,
-    ) -> Result<Sheet, ConvertError> {
-        let mut z = zip::ZipArchive::new(Cursor::new(input))
-            .map_err(|e| ConvertError::Read(format!("Error reading .xlsx file: {e}")))?;
-        let mut shared: Vec<String> = Vec::new();
-        if let Some(ss) = read_entry(&mut z, "xl/sharedStrings.xml")? {
-            let mut r = Reader::from_str(&ss);
-            let mut cur = String::new();
-            let mut in_t = false;
-            loop {
-                match r.read_event() {
-                    Ok(Event::Start(e)) if e.name().as_ref() == "si" => cur.clear(),
-                    Ok(Event::Start(e)) if e.name().as_ref() == "t" => in_t = true,
-                    Ok(Event::End(e)) if e.name().as_ref() == "t" => in_t = false,
-                    Ok(Event::End(e)) if e.name().as_ref() == "si" => {
-                        shared.push(std::mem::take(&mut cur))
-                    }
-                    Ok(Event::Text(t)) if in_t => cur.push_str(&t.html_content()),
-                    Ok(Event::GeneralRef(g)) if in_t => {
-                        let name: &str = &g;
-                        let s = match name {
-                            "amp" => "&",
-                            "lt" => "<",
-                            "gt" => ">",
-                            "quot" => "\"",
-                            "apos" => "'",
-                            _ => "",
-                        };
-                        cur.push_str(s);
-                    }
-                    Ok(Event::Eof) => break,
-                    Err(e) => {
-                        return Err(ConvertError::Read(format!("Error reading .xlsx file: {e}")))
-                    }
-                    _ => {}
-                }
-            }
-        }
-        let Some(xml) = read_entry(&mut z, sheet_path)? else {
-            return Err(ConvertError::Read(format!(
-                "Error reading .xlsx file: missing {sheet_path}"
-            )));
-        };
-        let mut r = Reader::from_str(&xml);
-        let mut grid: Vec<(u32, Vec<(u32, String)>)> = Vec::new();
-        let mut row_idx: u32 = 0;
-        let mut next_row: u32 = 0;
-        let mut col: u32 = 0;
-        let mut ctype = String::new();
-        let mut in_v = false;
-        let mut val = String::new();
-        let mut count = 0usize;
-        loop {
-            match r.read_event() {
-                Ok(Event::Start(e)) | Ok(Event::Empty(e)) if e.name().as_ref() == "row" => {
-                    row_idx = attr(&e, "r")
-                        .and_then(|v| v.parse::<u32>().ok())
-                        .map(|v| v.saturating_sub(1))
-                        .unwrap_or(next_row);
-                    next_row = row_idx + 1;
-                    col = 0;
-                }
-                Ok(Event::Start(e)) if e.name().as_ref() == "c" => {
-                    col = attr(&e, "r").and_then(|v| col_index(&v)).unwrap_or(col);
-                    ctype = attr(&e, "t").unwrap_or_default();
-                    val.clear();
-                }
-                Ok(Event::Start(e)) if matches!(e.name().as_ref(), "v" | "t") => in_v = true,
-                Ok(Event::End(e)) if matches!(e.name().as_ref(), "v" | "t") => in_v = false,
-                Ok(Event::Text(t)) if in_v => val.push_str(&t.html_content()),
-                Ok(Event::End(e)) if e.name().as_ref() == "c" => {
-                    let v = match ctype.as_str() {
-                        "s" => val
-                            .trim()
-                            .parse::<usize>()
-                            .ok()
-                            .and_then(|i| shared.get(i))
-                            .and_then(|s| clean_text(s)),
-                        "b" => Some(if val.trim() == "1" { "TRUE" } else { "FALSE" }.to_string()),
-                        "str" | "inlineStr" => clean_text(&val),
-                        "e" => None,
-                        _ => val.trim().parse::<f64>().ok().map(py_float),
-                    };
-                    if let Some(v) = v {
-                        count += 1;
-                        if count > MAX_CELLS {
-                            return Err(ConvertError::Limit(format!(
-                                "The '{sheet_name}' sheet has more than {MAX_CELLS} cells."
-                            )));
-                        }
-                        match grid.last_mut() {
-                            Some((lr, cells)) if *lr == row_idx => cells.push((col, v)),
-                            _ => grid.push((row_idx, vec![(col, v)])),
-                        }
-                    }
-                    col += 1;
-                }
-                Ok(Event::Eof) => break,
-                Err(e) => return Err(ConvertError::Read(format!("Error reading .xlsx file: {e}"))),
-                _ => {}
-            }
-        }
-        grid.sort_by_key(|g| g.0);
-        build_sheet(sheet_name, grid)
-    }
-
-    /// Map sheet names to their worksheet part paths.
-    pub fn sheet_paths(input: &[u8]) -> Result<Vec<(String, String)>, ConvertError> {
-        let mut z = zip::ZipArchive::new(Cursor::new(input))
-            .map_err(|e| ConvertError::Read(format!("Error reading .xlsx file: {e}")))?;
-        let wb = read_entry(&mut z, "xl/workbook.xml")?.unwrap_or_default();
-        let rels = read_entry(&mut z, "xl/_rels/workbook.xml.rels")?.unwrap_or_default();
-        let mut targets: Vec<(String, String)> = Vec::new();
-        let mut r = Reader::from_str(&rels);
-        loop {
-            match r.read_event() {
-                Ok(Event::Start(e)) | Ok(Event::Empty(e))
-                    if e.name().as_ref() == "Relationship" =>
-                {
-                    if let (Some(id), Some(t)) = (attr(&e, "Id"), attr(&e, "Target")) {
-                        let t = t.trim_start_matches('/');
-                        let t = if t.starts_with("xl/") {
-                            t.to_string()
-                        } else {
-                            format!("xl/{t}")
-                        };
-                        targets.push((id, t));
-                    }
-                }
-                Ok(Event::Eof) | Err(_) => break,
-                _ => {}
-            }
-        }
-        let mut out = Vec::new();
-        let mut r = Reader::from_str(&wb);
-        loop {
-            match r.read_event() {
-                Ok(Event::Start(e)) | Ok(Event::Empty(e)) if e.name().as_ref() == "sheet" => {
-                    let name = attr(&e, "name").unwrap_or_default();
-                    if let Some(id) = attr(&e, "r:id") {
-                        if let Some((_, t)) = targets.iter().find(|(i, _)| *i == id) {
-                            out.push((name, t.clone()));
-                        }
-                    }
-                }
-                Ok(Event::Eof) | Err(_) => break,
-                _ => {}
-            }
-        }
-        Ok(out)
     }
 }

@@ -187,6 +187,8 @@ pub struct Survey {
     pub setgeopoint_by_trigger: IndexMap<String, Vec<(String, String)>>,
     xpaths: HashMap<String, Option<usize>>,
     pub entity_version: Option<String>,
+    /// Languages of the itext translations, in output order (set by `to_xml`).
+    pub translation_languages: Vec<String>,
 }
 
 fn obj_of(v: Option<&Value>) -> Option<Obj> {
@@ -197,7 +199,12 @@ impl Survey {
     pub fn build(json: &Obj) -> Result<Survey, ConvertError> {
         let mut s = Survey {
             els: Vec::new(),
-            settings: json.clone(),
+            // Settings only: the element tree and choice lists are read below.
+            settings: json
+                .iter()
+                .filter(|(k, _)| *k != "children" && *k != "choices")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             choices: IndexMap::new(),
             default_language: json
                 .get("default_language")
@@ -211,6 +218,7 @@ impl Survey {
                 .get("entity_version")
                 .and_then(Value::as_str)
                 .map(str::to_string),
+            translation_languages: Vec::new(),
         };
         if let Some(Value::Object(cm)) = json.get("choices") {
             for (k, v) in cm {
@@ -834,7 +842,12 @@ impl Survey {
         Ok(out)
     }
 
-    fn text_node(&self, tag: &str, text: &str, ctx: Option<usize>) -> Result<Elem, ConvertError> {
+    fn text_node(
+        &self,
+        tag: &'static str,
+        text: &str,
+        ctx: Option<usize>,
+    ) -> Result<Elem, ConvertError> {
         let (v, changed) = self.insert_output_values(text, ctx)?;
         let mut e = Elem::new(tag);
         if changed {
@@ -909,7 +922,7 @@ fn fix_label_appearance(el: &mut El) {
     }
 }
 
-fn loop_substitute(template: &Obj, column: &Obj) -> Obj {
+pub(crate) fn loop_substitute(template: &Obj, column: &Obj) -> Obj {
     let name = column.get("name").map(vstr).unwrap_or_default();
     let sub = |s: &str, label: &str| -> String {
         s.replace("%(name)s", &name).replace("%(label)s", label)
@@ -952,7 +965,7 @@ fn loop_substitute(template: &Obj, column: &Obj) -> Obj {
 impl Survey {
     pub fn text_node_impl(
         &self,
-        tag: &str,
+        tag: &'static str,
         text: &str,
         ctx: Option<usize>,
     ) -> Result<Elem, ConvertError> {

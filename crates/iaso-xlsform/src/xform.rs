@@ -26,8 +26,71 @@ fn vs(v: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
         Value::Bool(b) => if *b { "True" } else { "False" }.into(),
-        o => o.to_string(),
+        o => {
+            let mut out = String::new();
+            py_repr(o, &mut out);
+            out
+        }
     }
+}
+
+/// Python's `repr()` of a JSON-like value (dicts and lists are rendered that way
+/// when a nested column such as `body::esri::style` becomes an attribute).
+fn py_repr(v: &Value, out: &mut String) {
+    match v {
+        Value::Null => out.push_str("None"),
+        Value::Bool(b) => out.push_str(if *b { "True" } else { "False" }),
+        Value::Number(n) => out.push_str(&n.to_string()),
+        Value::String(s) => py_repr_str(s, out),
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                py_repr(x, out);
+            }
+            out.push(']');
+        }
+        Value::Object(m) => {
+            out.push('{');
+            for (i, (k, x)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                py_repr_str(k, out);
+                out.push_str(": ");
+                py_repr(x, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn py_repr_str(s: &str, out: &mut String) {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
 }
 
 fn truthy(v: &Option<Value>) -> bool {
@@ -113,7 +176,7 @@ impl Survey {
         self.validate()?;
         let mut html = Elem::new("h:html");
         for (k, v) in self.nsmap() {
-            html.attrs.push((k, v));
+            html.attrs.push((k.into(), v));
         }
         let title = self.s("title").unwrap_or_else(|| self.els[0].name.clone());
         let model = self.xml_model()?;
@@ -161,6 +224,7 @@ impl Survey {
 
     fn xml_model(&mut self) -> Result<Elem, ConvertError> {
         let tr = self.setup_translations()?;
+        self.translation_languages = tr.langs.keys().cloned().collect();
         let mut model = Elem::new("model").attr("odk:xforms-version", "1.0.0");
         if let Some(v) = &self.entity_version {
             model.set_attr("entities:entities-version", v.clone());
@@ -781,7 +845,7 @@ impl Survey {
 
     pub fn text_node_pub(
         &self,
-        tag: &str,
+        tag: &'static str,
         text: &str,
         ctx: Option<usize>,
     ) -> Result<Elem, ConvertError> {

@@ -8,7 +8,7 @@ use crate::error::{err, msg, ConvertError};
 use crate::expression::{self as ex, is_xml_tag, RefError};
 use crate::headers::{self, dealias_and_group};
 use crate::params;
-use crate::reader::Workbook;
+use crate::reader::{Sheet, Workbook};
 
 pub type Obj = Map<String, Value>;
 
@@ -635,10 +635,11 @@ pub fn workbook_to_json(
     }
 
     // Survey.
-    let survey_raw = survey_sheet_raw.cloned().unwrap_or_default();
-    let survey = dealias_and_group(
+    let no_survey = Sheet::default();
+    let survey_raw = survey_sheet_raw.unwrap_or(&no_survey);
+    let mut survey = dealias_and_group(
         "survey",
-        &survey_raw,
+        survey_raw,
         headers::survey_alias,
         headers::SURVEY_COLUMNS,
         &["type"],
@@ -660,9 +661,9 @@ pub fn workbook_to_json(
     let mut secondary_instances: HashSet<String> = HashSet::new();
     let mut repeat_names: HashSet<String> = HashSet::new();
 
-    for (idx, row_ref) in survey.data.iter().enumerate() {
+    let survey_rows = std::mem::take(&mut survey.data);
+    for (idx, mut row) in survey_rows.into_iter().enumerate() {
         let row_number = idx + 2;
-        let mut row = row_ref.clone();
         let prev_control_type = stack.last().and_then(|f| f.control_type);
 
         if let Some(disabled) = row.get("disabled").cloned() {
@@ -1113,10 +1114,14 @@ pub fn workbook_to_json(
                     node.insert("query".into(), json!(list_name));
                 } else if let Some(cl) = choices.get(&list_name).filter(|c| !c.is_empty()) {
                     node.insert("list_name".into(), json!(list_name));
-                    node.insert(
-                        "choices".into(),
-                        Value::Array(cl.iter().cloned().map(Value::Object).collect()),
-                    );
+                    // The list is read from the survey's choices by name; an inline
+                    // copy is only kept when the survey does not hold it.
+                    if !survey_has_list(&json_dict, &list_name) {
+                        node.insert(
+                            "choices".into(),
+                            Value::Array(cl.iter().cloned().map(Value::Object).collect()),
+                        );
+                    }
                 }
             } else if !(parameters
                 .get("randomize")
@@ -1126,11 +1131,13 @@ pub fn workbook_to_json(
                 || ex::has_ref(&list_name))
             {
                 node.insert("list_name".into(), json!(list_name));
-                let cl = choices.get(&list_name).cloned().unwrap_or_default();
-                node.insert(
-                    "choices".into(),
-                    Value::Array(cl.into_iter().map(Value::Object).collect()),
-                );
+                if !survey_has_list(&json_dict, &list_name) {
+                    let cl = choices.get(&list_name).cloned().unwrap_or_default();
+                    node.insert(
+                        "choices".into(),
+                        Value::Array(cl.into_iter().map(Value::Object).collect()),
+                    );
+                }
             }
             if let Some(tl) = table_list.as_mut() {
                 if tl.is_none() {
@@ -1514,4 +1521,9 @@ fn validate_references_in_workbook(
         limit.contains(c)
     })?;
     Ok(())
+}
+
+/// Whether the survey definition's `choices` holds the list `name`.
+fn survey_has_list(json_dict: &Obj, name: &str) -> bool {
+    matches!(json_dict.get("choices"), Some(Value::Object(cm)) if cm.contains_key(name))
 }

@@ -1,6 +1,8 @@
 //! A tiny XML tree and a pretty printer with the reference layout:
 //! two-space indentation, elements with text content kept on one line.
 
+use std::borrow::Cow;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum XNode {
     Elem(Elem),
@@ -9,13 +11,14 @@ pub enum XNode {
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Elem {
-    pub tag: String,
-    pub attrs: Vec<(String, String)>,
+    /// Tag names and attribute keys are mostly literals: no allocation for those.
+    pub tag: Cow<'static, str>,
+    pub attrs: Vec<(Cow<'static, str>, String)>,
     pub children: Vec<XNode>,
 }
 
 impl Elem {
-    pub fn new(tag: impl Into<String>) -> Self {
+    pub fn new(tag: impl Into<Cow<'static, str>>) -> Self {
         Elem {
             tag: tag.into(),
             attrs: Vec::new(),
@@ -23,13 +26,13 @@ impl Elem {
         }
     }
 
-    pub fn attr(mut self, k: impl Into<String>, v: impl Into<String>) -> Self {
+    pub fn attr(mut self, k: impl Into<Cow<'static, str>>, v: impl Into<String>) -> Self {
         self.set_attr(k, v);
         self
     }
 
     /// Set (or replace, keeping position) an attribute.
-    pub fn set_attr(&mut self, k: impl Into<String>, v: impl Into<String>) {
+    pub fn set_attr(&mut self, k: impl Into<Cow<'static, str>>, v: impl Into<String>) {
         let k = k.into();
         let v = v.into();
         if let Some(a) = self.attrs.iter_mut().find(|a| a.0 == k) {
@@ -62,27 +65,33 @@ impl Elem {
     }
 }
 
-pub fn escape_text(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            _ => out.push(c),
-        }
+/// Append `s`, replacing the bytes in `special` by their entity (runs of
+/// plain text are copied at once).
+fn escape_into(s: &str, out: &mut String, attr: bool) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let rep = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' if attr => "&quot;",
+            _ => continue,
+        };
+        // `i` is at an ASCII byte, so a char boundary.
+        out.push_str(&s[start..i]);
+        out.push_str(rep);
+        start = i + 1;
     }
+    out.push_str(&s[start..]);
+}
+
+pub fn escape_text(s: &str, out: &mut String) {
+    escape_into(s, out, false);
 }
 
 pub fn escape_attr(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            _ => out.push(c),
-        }
-    }
+    escape_into(s, out, true);
 }
 
 pub fn escape_text_string(s: &str) -> String {
@@ -125,7 +134,9 @@ fn write_elem(e: &Elem, out: &mut String, indent: &str, addindent: &str, newl: &
         }
     } else {
         out.push_str(newl);
-        let child_indent = format!("{indent}{addindent}");
+        let mut child_indent = String::with_capacity(indent.len() + addindent.len());
+        child_indent.push_str(indent);
+        child_indent.push_str(addindent);
         for c in &e.children {
             if let XNode::Elem(ce) = c {
                 write_elem(ce, out, &child_indent, addindent, newl);
@@ -193,7 +204,7 @@ pub fn parse_fragment(s: &str) -> Vec<XNode> {
             Some(i) => (&tag_src[..i], &tag_src[i..]),
             None => (tag_src, ""),
         };
-        let mut el = Elem::new(name);
+        let mut el = Elem::new(name.to_string());
         let mut a = attrs_src.trim();
         while let Some(eq) = a.find('=') {
             let key = a[..eq].trim().to_string();
@@ -201,7 +212,7 @@ pub fn parse_fragment(s: &str) -> Vec<XNode> {
             let q = after.chars().next().unwrap_or('"');
             let body = &after[1..];
             let close = body.find(q).unwrap_or(body.len());
-            el.attrs.push((key, unescape(&body[..close])));
+            el.attrs.push((key.into(), unescape(&body[..close])));
             a = body.get(close + 1..).unwrap_or("").trim_start();
         }
         out.push(XNode::Elem(el));

@@ -24,13 +24,12 @@ mod session;
 mod setup_account;
 mod submissions;
 pub mod tasks;
+mod theme;
 mod token;
 mod user_roles;
 
-use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
-use axum::response::IntoResponse;
 use axum::Router;
 use openapi::BearerAuth;
 use utoipa::OpenApi;
@@ -127,6 +126,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
             submissions::submission_head,
             submissions::submission_post
         ))
+        .routes(routes!(theme::theme))
         .routes(routes!(tasks::list))
         .routes(routes!(tasks::retrieve, tasks::update))
         .routes(routes!(tasks::relaunch))
@@ -194,13 +194,9 @@ pub fn router(state: AppState) -> Router {
             axum::routing::get(move || openapi::serve(doc.clone())),
         )
         .route("/files/{*key}", axum::routing::get(crate::files::download))
-        .fallback(|| async { ApiError::NotFound.into_response() })
-        .method_not_allowed_fallback(|| async {
-            (
-                axum::http::StatusCode::METHOD_NOT_ALLOWED,
-                axum::Json(serde_json::json!({"detail": "Method not allowed."})),
-            )
-        })
+        // The dashboard's files and client routes; JSON 404 for everything else.
+        .fallback(crate::web::fallback)
+        .method_not_allowed_fallback(crate::web::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)

@@ -100,20 +100,11 @@ pub async fn confirm(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<ResetConfirm>,
 ) -> ApiResult<Json<Value>> {
-    // Check the password before spending the token, so that a refused password can be retried.
-    let mut errors = FieldErrors::new();
-    if body.password.chars().count() < 8 {
-        errors.add(
-            "password",
-            "This password is too short. It must contain at least 8 characters.",
-        );
-    }
-    errors.into_result()?;
-    let Some(user_id) = state.store.consume_reset_token(&body.token).await? else {
-        return Err(ApiError::field(
-            "token",
-            "This link is invalid, expired or already used.",
-        ));
+    let invalid = || ApiError::field("token", "This link is invalid, expired or already used.");
+    // Check the password (against the token's username too) before spending the token, so
+    // that a refused password can be retried with the same link.
+    let Some(user_id) = state.store.reset_token_user(&body.token).await? else {
+        return Err(invalid());
     };
     let user = state.store.user(user_id).await?;
     if let Err(problems) = check_new_password(&body.password, &user.username) {
@@ -128,6 +119,10 @@ pub async fn confirm(
     let hash = tokio::task::spawn_blocking(move || hasher.hash(&password))
         .await
         .map_err(ApiError::internal)?;
+    // Spending it is the check that counts: a concurrent use wins once.
+    if state.store.consume_reset_token(&body.token).await? != Some(user_id) {
+        return Err(invalid());
+    }
     state.store.set_password_hash(user_id, &hash).await?;
     Ok(Json(
         json!({"detail": "Password changed; log in with the new one."}),

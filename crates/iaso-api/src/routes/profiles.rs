@@ -4,7 +4,7 @@
 //! creating, editing and deleting others needs `iaso_users`. Only a holder of `iaso_users` may
 //! grant `iaso_users`, and only permissions of the account's active modules can be granted.
 
-use crate::auth::{Caller, Member};
+use crate::auth::{AuthMethod, Caller, Member, SESSION_COOKIE};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, QueryParams};
 use crate::paging::{OutOfRange, Paging};
@@ -13,6 +13,7 @@ use crate::timestamps::epoch;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use axum_extra::extract::CookieJar;
 use iaso_domain::account::Account;
 use iaso_domain::password::check_new_password;
 use iaso_domain::user::{valid_email, valid_username};
@@ -590,16 +591,19 @@ pub struct PasswordBody {
 }
 
 /// Set a password: one's own (`me` or one's id), or another user's with `iaso_users`. Every
-/// token and session of that user issued before stops working.
+/// token and session of that user issued before stops working, except the browser session that
+/// changed its own password: it is replaced by a new one (new `sessionid` and `csrftoken`
+/// cookies), so the dashboard stays logged in.
 #[utoipa::path(patch, path = "/api/profiles/{id}/update-password/", tag = "profiles",
     params(("id" = String, Path, description = "A profile id or `me`")), request_body = PasswordBody,
     responses((status = 204, description = "Changed"), (status = 400, description = "Password refused")))]
 pub async fn update_password(
     State(state): State<AppState>,
     member: Member,
+    jar: CookieJar,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PasswordBody>,
-) -> ApiResult<StatusCode> {
+) -> ApiResult<(StatusCode, CookieJar)> {
     let m = member.membership();
     let target = if id == "me" {
         m.profile.id
@@ -630,5 +634,13 @@ pub async fn update_password(
         .await
         .map_err(ApiError::internal)?;
     state.store.set_password_hash(view.user.id, &hash).await?;
-    Ok(StatusCode::NO_CONTENT)
+    if target == m.profile.id && member.method == AuthMethod::Session {
+        if let Some(old) = jar.get(SESSION_COOKIE) {
+            state.store.delete_session(old.value()).await?;
+        }
+        let user = state.store.user(view.user.id).await?;
+        let (jar, _) = crate::routes::session::start_session(&state, jar, &user).await?;
+        return Ok((StatusCode::NO_CONTENT, jar));
+    }
+    Ok((StatusCode::NO_CONTENT, jar))
 }

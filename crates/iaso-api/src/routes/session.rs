@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::Json;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use axum_extra::extract::CookieJar;
+use iaso_domain::user::User;
 use serde_json::{json, Value};
 
 fn cookie(name: &'static str, value: String, http_only: bool, max_age: i64) -> Cookie<'static> {
@@ -34,6 +35,20 @@ pub async fn login(
     JsonOrForm(body): JsonOrForm<Credentials>,
 ) -> ApiResult<(CookieJar, Json<Value>)> {
     let user = check_credentials(&state, &body.username, &body.password).await?;
+    let (jar, csrf_token) = start_session(&state, jar, &user).await?;
+    Ok((
+        jar,
+        Json(json!({"detail": "Logged in.", "user_id": user.id, "csrf_token": csrf_token})),
+    ))
+}
+
+/// Opens a session for `user` (at its current token version) and adds its cookies to `jar`;
+/// also returns the CSRF token.
+pub(crate) async fn start_session(
+    state: &AppState,
+    jar: CookieJar,
+    user: &User,
+) -> ApiResult<(CookieJar, String)> {
     let lifetime = state.settings.session_lifetime as i64;
     let session = state
         .store
@@ -51,10 +66,7 @@ pub async fn login(
             false,
             lifetime,
         ));
-    Ok((
-        jar,
-        Json(json!({"detail": "Logged in.", "user_id": user.id, "csrf_token": session.csrf_token})),
-    ))
+    Ok((jar, session.csrf_token))
 }
 
 async fn end_session(state: &AppState, jar: CookieJar) -> ApiResult<(CookieJar, Json<Value>)> {

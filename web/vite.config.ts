@@ -1,0 +1,51 @@
+/// <reference types="vitest/config" />
+import { defineConfig } from 'vite';
+import vue from '@vitejs/plugin-vue';
+
+// The server the dev server proxies API calls to (`iaso serve`, 127.0.0.1:8081 by default).
+const api = process.env.IASO_API ?? 'http://127.0.0.1:8081';
+
+export default defineConfig({
+  plugins: [vue()],
+  // The bundle is committed and must be byte-identical when rebuilt from the same sources
+  // (scripts/check-web.sh): no source maps, content-hashed names, no build timestamps.
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    sourcemap: false,
+    target: 'es2022',
+    assetsInlineLimit: 2048,
+    chunkSizeWarningLimit: 400,
+    rolldownOptions: {
+      output: {
+        entryFileNames: 'assets/[name]-[hash].js',
+        chunkFileNames: 'assets/[name]-[hash].js',
+        assetFileNames: 'assets/[name]-[hash][extname]',
+        // Two long-lived chunks for the first screen: the libraries, and the app's shell
+        // (API client, session, i18n, router, layout). Pages, dialogs and French load on demand.
+        codeSplitting: {
+          groups: [
+            { name: 'vendor', test: /node_modules[\\/](vue|@vue|vue-router)[\\/]/ },
+            {
+              name: 'shell',
+              test: /src[\\/](App|permissions|api[\\/]|stores[\\/]|router[\\/]|i18n[\\/](index|en)|utils[\\/]errors|components[\\/](AppShell|NavMenu|TopBar|AppLogo|Icon|ToastHost|LoadingState|ErrorState|EmptyState))/,
+            },
+          ],
+        },
+      },
+    },
+  },
+  server: {
+    port: 5173,
+    proxy: {
+      '/api': api,
+      '/login/': api,
+      '/logout/': api,
+      '/_health': api,
+    },
+  },
+  test: {
+    environment: 'happy-dom',
+    include: ['tests/**/*.spec.ts'],
+  },
+});
