@@ -166,52 +166,17 @@ pub async fn retrieve(
     ))))
 }
 
-/// Converts the engine's descriptor into Iaso's stored shape (pyxform's JSON): select choices
-/// under `children`, the survey's `id_string`, `title`, `version` at the root.
+/// The stored descriptor: the engine's (already pyxform's `to_json_dict` shape), with the
+/// version actually used (generated when the XLSForm had none).
 pub fn iaso_descriptor(meta: &iaso_xlsform::FormMeta, version: &str) -> Value {
-    fn convert(node: Value) -> Value {
-        match node {
-            Value::Object(m) => {
-                let mut out = Map::new();
-                for (k, v) in m {
-                    match k.as_str() {
-                        "choices" => {
-                            out.insert("children".into(), v);
-                        }
-                        "children" => {
-                            let kids = match v {
-                                Value::Array(a) => a.into_iter().map(convert).collect(),
-                                other => vec![other],
-                            };
-                            out.insert("children".into(), Value::Array(kids));
-                        }
-                        _ => {
-                            out.insert(k, v);
-                        }
-                    }
-                }
-                Value::Object(out)
-            }
-            other => other,
-        }
+    let mut tree = serde_json::to_value(&meta.descriptor).unwrap_or(Value::Null);
+    if let Value::Object(root) = &mut tree {
+        root.insert("version".into(), json!(version));
+        root.entry("id_string")
+            .or_insert_with(|| json!(meta.form_id));
+        root.entry("title").or_insert_with(|| json!(meta.title));
     }
-    let tree = convert(serde_json::to_value(&meta.descriptor).unwrap_or(Value::Null));
-    let mut root = Map::new();
-    root.insert(
-        "name".into(),
-        tree.get("name").cloned().unwrap_or(json!("data")),
-    );
-    root.insert("type".into(), json!("survey"));
-    root.insert("title".into(), json!(meta.title));
-    root.insert("id_string".into(), json!(meta.form_id));
-    root.insert("sms_keyword".into(), json!(meta.form_id));
-    root.insert("default_language".into(), json!(meta.default_language));
-    root.insert("version".into(), json!(version));
-    root.insert(
-        "children".into(),
-        tree.get("children").cloned().unwrap_or_else(|| json!([])),
-    );
-    Value::Object(root)
+    tree
 }
 
 /// Puts `version="..."` on the primary instance's root when the XLSForm had none.
