@@ -30,10 +30,10 @@ python3 -m venv "$work/venv"
 pip=("$work/venv/bin/pip" install --quiet --disable-pip-version-check)
 # The clients without their heavy dependencies, then only what their iaso modules import.
 "${pip[@]}" --no-deps iaso-client==1.2.0 openhexa-toolbox==2.9.0
-"${pip[@]}" requests pyjwt polars fiona
+"${pip[@]}" requests pyjwt polars fiona 2>&1 | grep -v "requires\|dependency resolver" || true
 
 export IASO_DEMO_PASSWORD=real-clients-demo-pw
-IASO_DATA_DIR="$work/data" IASO_BIND="127.0.0.1:$port" IASO_SECRET_KEY=real-clients-secret \
+IASO_DATA_DIR="$work/data" IASO_BIND="127.0.0.1:$port" IASO_SECRET_KEY=real-clients-check-secret-key-0123456789abcdef \
   IASO_ACCESS_TOKEN_LIFETIME=86400 "$bin" serve --demo >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 200); do

@@ -14,9 +14,16 @@ use serde_json::Value;
 use std::io::Write;
 
 /// Neutralises spreadsheet formulas (`=`, `+`, `-`, `@`, tab, CR at the start of a cell).
+/// Numbers and lists of numbers (a geopoint `-4.3 15.3 280 5`) are data, left as they are:
+/// clients parse them (openhexa-toolbox reads geopoints of the southern hemisphere).
 pub fn safe_cell(s: &str) -> String {
+    let numeric = || {
+        s.split_ascii_whitespace()
+            .all(|t| t.parse::<f64>().is_ok_and(f64::is_finite))
+            && !s.trim().is_empty()
+    };
     match s.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') if s.parse::<f64>().is_err() => format!("'{s}"),
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') if !numeric() => format!("'{s}"),
         _ => s.to_string(),
     }
 }
@@ -390,6 +397,9 @@ mod tests {
     fn cells() {
         assert_eq!(safe_cell("=1+1"), "'=1+1");
         assert_eq!(safe_cell("-3"), "-3");
+        assert_eq!(safe_cell("-4.3 15.3 280 5"), "-4.3 15.3 280 5");
+        assert_eq!(safe_cell("-1+cmd"), "'-1+cmd");
+        assert_eq!(safe_cell("- 3"), "'- 3");
         assert_eq!(safe_cell("@x"), "'@x");
         assert_eq!(py_float(0.0), "0.0");
         assert_eq!(py_float(11.716788), "11.716788");
