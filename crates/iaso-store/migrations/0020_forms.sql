@@ -129,6 +129,9 @@ CREATE TABLE instances (
     updated_at {{ts}} NOT NULL
 );
 CREATE INDEX instances_account_form ON instances (account_id, form_id, id);
+-- Iaso's default order (updated_at): lists and exports of a form read rows in index order, so
+-- SQLite never sorts (an in-memory sorter of every exported row would hold them all).
+CREATE INDEX instances_form_updated ON instances (account_id, form_id, updated_at, id);
 CREATE INDEX instances_org_unit ON instances (org_unit_id, account_id);
 -- Map mode (bbox) on located submissions.
 CREATE INDEX instances_location ON instances (account_id, longitude, latitude) WHERE latitude IS NOT NULL;
