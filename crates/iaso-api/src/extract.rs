@@ -195,3 +195,18 @@ impl QueryParams {
             .unwrap_or_default()
     }
 }
+
+/// The raw request body (uploads that are logged before they are parsed); a body over the
+/// limit is a 413.
+pub struct RawBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        axum::body::Bytes::from_request(req, state)
+            .await
+            .map(RawBody)
+            .map_err(bytes_rejection)
+    }
+}

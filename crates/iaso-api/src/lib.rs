@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod files;
 pub mod jwt;
 pub mod mail;
 pub mod paging;

@@ -28,10 +28,59 @@ pub struct AppState {
     pub throttle: ThrottlePolicy,
     /// When this process started (shown by `/_health/` when no deployment time is set).
     pub started_at: chrono::DateTime<chrono::Utc>,
+    /// Recently verified HTTP Basic credentials (OpenRosa clients send them on every request).
+    pub basic_cache: BasicCache,
     /// The background task queue (enqueue, kill, live progress).
     pub tasks: TaskQueue,
-    /// Uploaded task inputs and task results.
+    /// Every stored file: forms and attachments, submissions and their media, raw uploads,
+    /// task inputs and results (a local folder, or S3 by settings).
     pub files: FileStore,
+}
+
+type CacheMap = std::collections::HashMap<[u8; 32], (iaso_domain::UserId, std::time::Instant)>;
+
+/// Verified Basic credentials for a few minutes, keyed by a SHA-256 of username and password,
+/// so that an ODK Collect upload does not cost an argon2 verification each time.
+#[derive(Clone, Default)]
+pub struct BasicCache {
+    inner: Arc<std::sync::Mutex<CacheMap>>,
+}
+
+impl BasicCache {
+    const TTL: std::time::Duration = std::time::Duration::from_secs(300);
+    const MAX: usize = 10_000;
+
+    fn key(username: &str, password: &str) -> [u8; 32] {
+        use sha2::{Digest, Sha256};
+        Sha256::new()
+            .chain_update(username.as_bytes())
+            .chain_update([0u8])
+            .chain_update(password.as_bytes())
+            .finalize()
+            .into()
+    }
+
+    pub fn get(&self, username: &str, password: &str) -> Option<iaso_domain::UserId> {
+        let map = self.inner.lock().ok()?;
+        map.get(&Self::key(username, password))
+            .filter(|(_, at)| at.elapsed() < Self::TTL)
+            .map(|(id, _)| *id)
+    }
+
+    pub fn put(&self, username: &str, password: &str, id: iaso_domain::UserId) {
+        if let Ok(mut map) = self.inner.lock() {
+            if map.len() >= Self::MAX {
+                map.retain(|_, (_, at)| at.elapsed() < Self::TTL);
+                if map.len() >= Self::MAX {
+                    map.clear();
+                }
+            }
+            map.insert(
+                Self::key(username, password),
+                (id, std::time::Instant::now()),
+            );
+        }
+    }
 }
 
 impl AppState {
@@ -61,6 +110,7 @@ impl AppState {
             mailer,
             throttle,
             started_at: chrono::Utc::now(),
+            basic_cache: BasicCache::default(),
         })
     }
 }

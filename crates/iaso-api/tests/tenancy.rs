@@ -9,8 +9,120 @@ use iaso_api::api_test;
 use iaso_api::testing::{assert_isolated, Tenant, TenantResource, TestApp};
 use serde_json::json;
 
+async fn form_with_version(app: &TestApp, t: &iaso_api::testing::Tenant) -> (i64, i64, String) {
+    let r = app
+        .post("/api/forms/")
+        .token(&t.token)
+        .json(json!({"name": "F", "project_ids": [t.project_id.get()]}))
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let form = r.json()["id"].as_i64().unwrap();
+    let xid = format!("tenancy_{}", uuid::Uuid::new_v4().simple());
+    let csv = format!(
+        "survey,,,\n,type,name,label\n,text,q,Q\nsettings,,,\n,form_id,version,\n,{xid},1,\n"
+    );
+    let (ct, body) = multipart(&[
+        ("form_id", None, form.to_string().as_bytes()),
+        ("xls_file", Some("f.csv"), csv.as_bytes()),
+    ]);
+    let r = app
+        .post("/api/formversions/")
+        .token(&t.token)
+        .body(&ct, body)
+        .send()
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    (form, r.json()["id"].as_i64().unwrap(), xid)
+}
+
+fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "----tenancyboundary";
+    let mut body = Vec::new();
+    for (name, file, data) in parts {
+        body.extend(format!("--{boundary}\r\n").as_bytes());
+        match file {
+            Some(f) => body.extend(
+                format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\n\r\n"
+                )
+                .as_bytes(),
+            ),
+            None => body.extend(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+            ),
+        }
+        body.extend(*data);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
 fn resources() -> Vec<TenantResource> {
     vec![
+        TenantResource {
+            name: "forms",
+            list: Some(("/api/forms/", "forms")),
+            detail: "/api/forms/{id}/",
+            create: |app, t| async move { form_with_version(app, t).await.0 }.boxed(),
+            update: Some((Method::PATCH, || json!({"name": "Stolen"}))),
+            delete: true,
+        },
+        TenantResource {
+            name: "form versions",
+            list: Some(("/api/formversions/", "form_versions")),
+            detail: "/api/formversions/{id}/",
+            create: |app, t| async move { form_with_version(app, t).await.1 }.boxed(),
+            update: Some((Method::PATCH, || json!({"start_period": "202001"}))),
+            delete: false,
+        },
+        TenantResource {
+            name: "form attachments",
+            list: Some(("/api/formattachments/", "results")),
+            detail: "/api/formattachments/{id}/",
+            create: |app, t| {
+                async move {
+                    let (form, _, _) = form_with_version(app, t).await;
+                    let (ct, body) = multipart(&[
+                        ("form_id", None, form.to_string().as_bytes()),
+                        ("file", Some("a.csv"), b"x,y"),
+                    ]);
+                    let r = app
+                        .post("/api/formattachments/")
+                        .token(&t.token)
+                        .body(&ct, body)
+                        .send()
+                        .await;
+                    assert_eq!(r.status, 201, "{}", r.text());
+                    r.json()["id"].as_i64().unwrap()
+                }
+                .boxed()
+            },
+            update: None,
+            delete: true,
+        },
+        TenantResource {
+            name: "instances",
+            list: Some(("/api/instances/", "instances")),
+            detail: "/api/instances/{id}/",
+            create: |app, t| {
+                async move {
+                    let (_, _, xid) = form_with_version(app, t).await;
+                    let p = app.get(&format!("/api/projects/{}/", t.project_id.get())).token(&t.token).send().await;
+                    let app_id = p.json()["app_id"].as_str().unwrap().to_string();
+                    let xml = format!("<data id=\"{xid}\" version=\"1\"><q>x</q><meta><instanceID>uuid:{}</instanceID></meta></data>", t.account_id);
+                    let (ct, body) = multipart(&[("xml_submission_file", Some("s.xml"), xml.as_bytes())]);
+                    let r = app.post(&format!("/openrosa/{app_id}/submission")).body(&ct, body).send().await;
+                    assert_eq!(r.status, 201, "{}", r.text());
+                    let r = app.get("/api/instances/").token(&t.token).send().await;
+                    r.json()["instances"][0]["id"].as_i64().unwrap()
+                }
+                .boxed()
+            },
+            update: Some((Method::PATCH, || json!({"org_unit": 1}))),
+            delete: true,
+        },
         TenantResource {
             name: "profiles",
             list: Some(("/api/profiles/", "results")),
@@ -299,6 +411,62 @@ const EXEMPT: &[(&str, &str)] = &[
     ("/api/password_reset/", "authentication"),
     ("/api/password_reset/confirm/", "authentication"),
     ("/api/theme/", "server configuration, no tenant data"),
+    (
+        "/api/forms/{id}/manifest/",
+        "same lookup as /api/forms/{id}/ (visible_form)",
+    ),
+    (
+        "/api/mobile/forms/",
+        "same query as /api/forms/ scoped to the app's project",
+    ),
+    (
+        "/api/instances/bulkdelete/",
+        "ids filtered by the caller's account in the store; tested in forms tests",
+    ),
+    (
+        "/api/instances/attachments/",
+        "instances filtered by account; tested in forms tests",
+    ),
+    (
+        "/api/instances/attachments_count/",
+        "instances filtered by account",
+    ),
+    (
+        "/api/mobile/bulkupload/",
+        "upload into the app_id's project (another account's user gets 401); tested in bulkupload tests",
+    ),
+    (
+        "/api/instances/map/",
+        "same account-scoped filter as /api/instances/ (submissions_geo tests)",
+    ),
+    (
+        "/api/instances/{id}/add_lock/",
+        "instance looked up in the caller's account and scope; 404 otherwise (submissions_geo tests)",
+    ),
+    (
+        "/api/instances/unlock_lock/",
+        "lock looked up through its instance in the caller's account; 400 otherwise (submissions_geo tests)",
+    ),
+    (
+        "/sync/form_upload/",
+        "upload: scoped to the caller's account or an open project; tested in forms tests",
+    ),
+    (
+        "/openrosa/{app_id}/formList",
+        "OpenRosa, scoped to the app_id's project; tested in forms tests",
+    ),
+    (
+        "/openrosa/{app_id}/forms/{id}/form.xml",
+        "OpenRosa, form must belong to the app_id's project",
+    ),
+    (
+        "/openrosa/{app_id}/forms/{id}/manifest",
+        "OpenRosa, form must belong to the app_id's project",
+    ),
+    (
+        "/openrosa/{app_id}/submission",
+        "OpenRosa upload into the app_id's project",
+    ),
     (
         "/api/tasks/{id}/logs/",
         "task sub-resource; other accounts get 404 (tests/tasks.rs task_permissions)",

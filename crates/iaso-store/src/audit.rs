@@ -20,6 +20,15 @@ pub mod sources {
     pub const GROUP_SET_API: &str = "group_set_api";
     pub const GPKG_IMPORT: &str = "gpkg_import";
     pub const MOBILE: &str = "org_unit_mobile_api";
+    pub const FORM_API: &str = "form_api";
+    pub const INSTANCE_API: &str = "instance_api";
+    pub const INSTANCE_API_BULK: &str = "instance_api_bulk";
+    /// Submissions coming from the mobile app's upload or OpenRosa.
+    pub const SYNC_FORM_UPLOAD: &str = "SYNC FORM UPLOAD";
+    /// Submissions from ODK Collect or Enketo (OpenRosa; Iaso has no such endpoint).
+    pub const OPENROSA: &str = "openrosa";
+    /// Submissions and org units of a mobile bulk upload (zip).
+    pub const BULK_UPLOAD: &str = "bulk_upload";
 }
 
 /// One change to log.

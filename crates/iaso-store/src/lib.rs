@@ -7,9 +7,13 @@
 pub mod accounts;
 pub mod audit;
 mod counts;
+pub mod device_org_units;
 mod error;
 pub mod feature_flags;
+pub mod forms;
 pub mod groups;
+pub mod instances;
+pub mod jsonlogic;
 pub mod migrations;
 pub mod mobile;
 pub mod org_unit_io;

@@ -24,6 +24,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "tasks",
         template: include_str!("../migrations/0010_tasks.sql"),
     },
+    Migration {
+        version: 20,
+        name: "forms",
+        template: include_str!("../migrations/0020_forms.sql"),
+    },
 ];
 
 pub async fn run(db: &Db) -> Result<MigrationReport, iaso_db::DbError> {

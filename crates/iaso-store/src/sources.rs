@@ -597,6 +597,18 @@ impl Store {
             ));
         }
         let mut tx = self.db.begin().await?;
+        // Submissions keep their org unit (as in Iaso, whose foreign key refuses the delete).
+        let used: i64 = tx
+            .fetch_scalar(sql!(
+                "SELECT COUNT(*) FROM instances i JOIN org_units ou ON ou.id = i.org_unit_id WHERE ou.version_id = $1",
+                id.get()
+            ))
+            .await?;
+        if used > 0 {
+            return Err(StoreError::Conflict(format!(
+                "{used} submission(s) are attached to org units of this version: it cannot be deleted."
+            )));
+        }
         let now = iaso_db::now();
         tx.execute(sql!(
             "INSERT INTO org_unit_tombstones (org_unit_id, version_id, deleted_at)

@@ -4,9 +4,13 @@
 
 mod accounts;
 mod datasources;
+pub mod exports;
+pub mod form_versions;
+mod forms;
 mod geo_common;
 mod groups;
 mod health;
+mod instances;
 mod logs;
 mod mobile_org_units;
 mod openapi;
@@ -19,6 +23,7 @@ mod profiles;
 mod projects;
 mod session;
 mod setup_account;
+mod submissions;
 pub mod tasks;
 mod theme;
 mod token;
@@ -78,6 +83,50 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(setup_account::create))
         .routes(routes!(password_reset::request))
         .routes(routes!(password_reset::confirm))
+        .routes(routes!(forms::list, forms::create))
+        .routes(routes!(
+            forms::retrieve,
+            forms::update,
+            forms::update_put,
+            forms::delete
+        ))
+        .routes(routes!(forms::manifest))
+        .routes(routes!(forms::mobile_list))
+        .routes(routes!(form_versions::list, form_versions::create))
+        .routes(routes!(
+            form_versions::retrieve,
+            form_versions::update,
+            form_versions::update_put
+        ))
+        .routes(routes!(
+            form_versions::attachments_list,
+            form_versions::attachment_create
+        ))
+        .routes(routes!(
+            form_versions::attachment_retrieve,
+            form_versions::attachment_delete
+        ))
+        .routes(routes!(instances::list, submissions::mobile_post))
+        .routes(routes!(
+            instances::retrieve,
+            instances::update,
+            instances::delete
+        ))
+        .routes(routes!(instances::bulk_delete))
+        .routes(routes!(instances::map))
+        .routes(routes!(instances::add_lock))
+        .routes(routes!(instances::unlock_lock))
+        .routes(routes!(instances::attachments))
+        .routes(routes!(instances::attachments_count))
+        .routes(routes!(submissions::form_upload))
+        .routes(routes!(submissions::bulk_upload))
+        .routes(routes!(submissions::form_list))
+        .routes(routes!(submissions::form_download))
+        .routes(routes!(submissions::form_manifest))
+        .routes(routes!(
+            submissions::submission_head,
+            submissions::submission_post
+        ))
         .routes(routes!(theme::theme))
         .routes(routes!(tasks::list))
         .routes(routes!(tasks::retrieve, tasks::update))
@@ -151,6 +200,7 @@ pub fn router(state: AppState) -> Router {
             "/api/openapi.json",
             axum::routing::get(move || openapi::serve(doc.clone())),
         )
+        .route("/files/{*key}", axum::routing::get(crate::files::download))
         // The dashboard's files and client routes; JSON 404 for everything else.
         .fallback(crate::web::fallback)
         .method_not_allowed_fallback(crate::web::method_not_allowed)

@@ -1143,15 +1143,13 @@ pub(crate) async fn create_from_mobile(
             "The project's account has no default version.".into(),
         ));
     };
-    let Value::Array(mut items) = body else {
-        return Err(ApiError::BadRequest(
-            "Expected a JSON list of org units.".into(),
-        ));
-    };
-    items.sort_by(|a, b| {
-        let t = |v: &Value| v.get("created_at").and_then(Value::as_f64).unwrap_or(0.0);
-        t(a).total_cmp(&t(b))
-    });
+    let items = iaso_ingest::org_units::parse_device_org_units(&body).map_err(|e| {
+        if e.iter().any(|(f, _)| f == "non_field_errors") {
+            ApiError::BadRequest("Expected a JSON list of org units.".into())
+        } else {
+            ApiError::Invalid(e)
+        }
+    })?;
     // The writer's scope: the account, and the caller's sub-trees when it is a member there.
     let member_roots = caller
         .0
@@ -1165,92 +1163,17 @@ pub(crate) async fn create_from_mobile(
         .store
         .org_unit_scope(account.id, &member_roots)
         .await?;
-    let user = caller.0.as_ref().map(|p| p.user.id);
-    let mut created = Vec::new();
-    for item in items {
-        let Value::Object(obj) = item else {
-            return Err(ApiError::BadRequest(
-                "Expected a JSON list of org units.".into(),
-            ));
-        };
-        let mut e = FieldErrors::new();
-        let Some(uuid) = opt_text(&obj, "id", &mut e).flatten() else {
-            return Err(ApiError::field("id", "This field is required."));
-        };
-        if state
-            .store
-            .org_unit_by_uuid(version, &uuid)
-            .await?
-            .is_some()
-        {
-            continue;
-        }
-        let parent_key =
-            opt_text(&obj, "parentId", &mut e)
-                .flatten()
-                .or(opt_text(&obj, "parent_id", &mut e).flatten());
-        let parent_id = match parent_key {
-            None => None,
-            Some(k) if k.chars().all(|c| c.is_ascii_digit()) => k.parse().ok().map(OrgUnitId),
-            Some(k) => match state.store.org_unit_by_uuid(version, &k).await? {
-                Some(id) => Some(id),
-                None => {
-                    return Err(ApiError::field(
-                        "parent_id",
-                        format!("Parent OrgUnit with uuid {k} not found."),
-                    ))
-                }
-            },
-        };
-        let type_id =
-            opt_id(&obj, "orgUnitTypeId", &mut e).or(opt_id(&obj, "org_unit_type_id", &mut e));
-        let lat = opt_f64(&obj, "latitude", &mut e).filter(|v| *v != 0.0);
-        let lon = opt_f64(&obj, "longitude", &mut e).filter(|v| *v != 0.0);
-        let location = match (lat, lon) {
-            (Some(y), Some(x)) => Some(Point::new(
-                x,
-                y,
-                Some(opt_f64(&obj, "altitude", &mut e).unwrap_or(0.0)),
-            )),
-            _ => None,
-        };
-        let created_at = match obj.get("created_at") {
-            Some(Value::Number(n)) => n
-                .as_f64()
-                .and_then(|t| chrono::DateTime::from_timestamp(t as i64, 0)),
-            _ => None,
-        };
-        e.into_result()?;
-        let writer = Writer {
-            user,
-            scope: &scope,
-            editable_types: &[],
-            source: audit_sources::MOBILE,
-        };
-        let ou = state
-            .store
-            .create_org_unit(
-                &writer,
-                Some(version),
-                &NewOrgUnit {
-                    name: opt_text(&obj, "name", &mut FieldErrors::new())
-                        .flatten()
-                        .unwrap_or_default(),
-                    uuid: Some(uuid),
-                    custom: true,
-                    validation_status: Some("NEW".into()),
-                    parent_id,
-                    org_unit_type_id: type_id.map(OrgUnitTypeId),
-                    location,
-                    creator: user,
-                    source_created_at: created_at,
-                    ..Default::default()
-                },
-            )
-            .await?;
-        created.push(as_dict(&ou));
-    }
-    Ok(Json(Value::Array(created)))
+    let writer = Writer {
+        user: caller.0.as_ref().map(|p| p.user.id),
+        scope: &scope,
+        editable_types: &[],
+        source: audit_sources::MOBILE,
+    };
+    let created = state
+        .store
+        .create_device_org_units(&writer, version, &items)
+        .await?;
+    Ok(Json(Value::Array(created.iter().map(as_dict).collect())))
 }
 
 /// Org units created by the mobile app (`app_id` required).

@@ -146,7 +146,8 @@ pub struct ProjectBody {
     forms: Option<Vec<i64>>,
 }
 
-fn to_changes(body: ProjectBody, creating: bool) -> ApiResult<ProjectChanges> {
+fn to_changes(body: ProjectBody, creating: bool) -> ApiResult<(ProjectChanges, Option<Vec<i64>>)> {
+    let forms = body.forms.clone();
     let mut errors = FieldErrors::new();
     let name = match (body.name, creating) {
         (Some(n), _) => Some(required_text(&mut errors, "name", &n, 255)),
@@ -171,28 +172,25 @@ fn to_changes(body: ProjectBody, creating: bool) -> ApiResult<ProjectChanges> {
         (None, false) => None,
     };
     let color = body.color.map(|c| color(&mut errors, "color", &c));
-    if body.forms.as_ref().is_some_and(|f| !f.is_empty()) {
-        errors.add(
-            "forms",
-            "Forms cannot be attached to projects on this server yet.",
-        );
-    }
     errors.into_result()?;
-    Ok(ProjectChanges {
-        name,
-        app_id,
-        needs_authentication: body.needs_authentication,
-        description: body.description,
-        color,
-        feature_flags: body.feature_flags.map(|fs| {
-            fs.into_iter()
-                .map(|f| FlagChoice {
-                    code: f.code,
-                    configuration: f.configuration,
-                })
-                .collect()
-        }),
-    })
+    Ok((
+        ProjectChanges {
+            name,
+            app_id,
+            needs_authentication: body.needs_authentication,
+            description: body.description,
+            color,
+            feature_flags: body.feature_flags.map(|fs| {
+                fs.into_iter()
+                    .map(|f| FlagChoice {
+                        code: f.code,
+                        configuration: f.configuration,
+                    })
+                    .collect()
+            }),
+        },
+        forms,
+    ))
 }
 
 /// Create a project (`iaso_projects`).
@@ -204,11 +202,17 @@ pub async fn create(
     ApiJson(body): ApiJson<ProjectBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     member.require(Permission::Projects)?;
-    let changes = to_changes(body, true)?;
+    let (changes, forms) = to_changes(body, true)?;
     let p = state
         .store
         .create_project(member.account_id(), &changes)
         .await?;
+    if let Some(forms) = forms {
+        state
+            .store
+            .set_project_forms(member.account_id(), p.id.get(), &forms)
+            .await?;
+    }
     Ok((StatusCode::CREATED, Json(project_json(&p))))
 }
 
@@ -219,11 +223,17 @@ async fn do_update(
     body: ProjectBody,
 ) -> ApiResult<Json<Value>> {
     member.require(Permission::Projects)?;
-    let changes = to_changes(body, false)?;
+    let (changes, forms) = to_changes(body, false)?;
     let p = state
         .store
         .update_project(member.account_id(), ProjectId(id), &changes)
         .await?;
+    if let Some(forms) = forms {
+        state
+            .store
+            .set_project_forms(member.account_id(), p.id.get(), &forms)
+            .await?;
+    }
     Ok(Json(project_json(&p)))
 }
 

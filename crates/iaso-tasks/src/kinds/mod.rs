@@ -4,6 +4,7 @@
 pub mod copy_version;
 pub mod export_org_units;
 pub mod import_gpkg;
+pub mod mobile_bulk_upload;
 pub mod org_unit_bulk_update;
 pub mod profiles_bulk_update;
 pub mod profiles_export;
@@ -22,4 +23,5 @@ pub fn registry() -> Registry {
         .with(org_unit_bulk_update::OrgUnitBulkUpdate)
         .with(copy_version::CopyVersion)
         .with(tree_import::TreeImport)
+        .with(mobile_bulk_upload::MobileBulkUpload)
 }
