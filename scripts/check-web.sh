@@ -63,7 +63,7 @@ fi
 
 say "iaso serve --demo"
 cargo build --locked --quiet --bin iaso --manifest-path "$root/Cargo.toml"
-iaso="$root/target/debug/iaso"
+iaso="${CARGO_TARGET_DIR:-$root/target}/debug/iaso"
 work=$(mktemp -d /tmp/iaso-web-e2e.XXXXXX)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
 export IASO_DATA_DIR="$work/data"
