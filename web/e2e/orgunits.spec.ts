@@ -5,11 +5,12 @@
 // 1366×768 in $IASO_E2E_SCREENSHOTS.
 import { expect, test, type Page } from '@playwright/test';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const DEMO_PASSWORD = process.env.IASO_DEMO_PASSWORD ?? '';
 const SHOTS = process.env.IASO_E2E_SCREENSHOTS ?? 'screenshots';
-const GPKG_DIR = process.env.IASO_E2E_GPKG_DIR ?? join(__dirname, '../../../shared/reference/iaso-data/iaso/tests/fixtures/gpkg');
+const GPKG_DIR = process.env.IASO_E2E_GPKG_DIR ?? join(dirname(fileURLToPath(import.meta.url)), '../../../shared/reference/iaso-data/iaso/tests/fixtures/gpkg');
 mkdirSync(SHOTS, { recursive: true });
 
 test.describe.configure({ mode: 'serial' });

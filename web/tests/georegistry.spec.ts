@@ -16,7 +16,7 @@ describe('org unit filters', () => {
     expect(filterQuery({ ...EMPTY_FILTERS, source: '2' }).source).toBe('2');
   });
   it('export the filter in a file format', () => {
-    expect(exportUrl({ ...EMPTY_FILTERS, search: 'a' }, 'csv', 'name')).toBe('/api/orgunits/?search=a&validation_status=VALID&order=name&csv=true');
+    expect(exportUrl({ ...EMPTY_FILTERS, search: 'a' }, 'csv', 'name')).toBe('/api/orgunits/?search=a&validation_status=VALID&defaultVersion=true&order=name&csv=true');
   });
   it('convert dates', () => {
     expect(dmy('2024-12-31')).toBe('31-12-2024');

@@ -153,6 +153,8 @@ export function filterQuery(f: OrgUnitFilters): Query {
     validation_status: f.status || 'VALID',
     source: f.version ? undefined : f.source || undefined,
     version: f.version || undefined,
+    // Neither a source nor a version: the account's default version (as Iaso's dashboard does).
+    defaultVersion: f.source || f.version ? undefined : true,
     group: f.groups,
     orgUnitParentId: f.parent || undefined,
     geography: f.geography || undefined,

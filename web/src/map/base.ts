@@ -91,7 +91,7 @@ export function clusterStyler(color: string): (f: FeatureLike) => Style {
     if (members === 1) return single;
     let s = cache.get(members);
     if (!s) {
-      const radius = Math.min(26, 9 + Math.log2(members) * 2.4);
+      const radius = Math.min(22, 9 + Math.log2(members) * 1.8);
       s = new Style({
         image: new CircleStyle({
           radius,
