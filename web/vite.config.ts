@@ -26,6 +26,8 @@ export default defineConfig({
         codeSplitting: {
           groups: [
             { name: 'vendor', test: /node_modules[\\/](vue|@vue|vue-router)[\\/]/ },
+            // OpenLayers and its helpers: one chunk, loaded by the map views only.
+            { name: 'map', test: /node_modules[\\/](ol|rbush|quickselect|earcut|color-[a-z]+|pbf|geotiff)[\\/]/ },
             {
               name: 'shell',
               test: /src[\\/](App|permissions|api[\\/]|stores[\\/]|router[\\/]|i18n[\\/](index|en)|utils[\\/]errors|components[\\/](AppShell|NavMenu|TopBar|AppLogo|Icon|ToastHost|LoadingState|ErrorState|EmptyState))/,

@@ -467,3 +467,86 @@ api_test!(groups_and_group_sets, async |app: &TestApp| {
         StatusCode::FORBIDDEN
     );
 });
+
+api_test!(account_default_version, async |app: &TestApp| {
+    let a = app.tenant("A").await;
+    let b = app.tenant("B").await;
+    let source_of = async |t: &Tenant| {
+        app.get("/api/datasources/")
+            .token(&t.token)
+            .send()
+            .await
+            .json()["sources"][0]["id"]
+            .clone()
+    };
+    let (sa, sb) = (source_of(&a).await, source_of(&b).await);
+    let v2 = app
+        .post("/api/sourceversions/")
+        .token(&a.token)
+        .json(json!({"data_source_id": sa, "description": "second"}))
+        .send()
+        .await
+        .json()["id"]
+        .clone();
+    let vb = app
+        .post("/api/sourceversions/")
+        .token(&b.token)
+        .json(json!({"data_source_id": sb}))
+        .send()
+        .await
+        .json()["id"]
+        .clone();
+    let path = format!("/api/accounts/{}/set-default-version/", a.account_id.get());
+    let r = app
+        .put(&path)
+        .token(&a.token)
+        .json(json!({"default_version": v2}))
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text());
+    let me = app
+        .get("/api/profiles/me/")
+        .token(&a.token)
+        .send()
+        .await
+        .json();
+    assert_eq!(me["account"]["default_version"]["id"], v2);
+    assert_eq!(me["account"]["default_version"]["number"], 2);
+    // Another account's version: refused, nothing changed.
+    let r = app
+        .patch(&path)
+        .token(&a.token)
+        .json(json!({"default_version": vb}))
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.json()["default_version"][0]
+        .as_str()
+        .unwrap()
+        .contains("not allowed"));
+    let r = app.put(&path).token(&a.token).json(json!({})).send().await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // Another account: not found; without iaso_sources: forbidden.
+    let r = app
+        .put(&path)
+        .token(&b.token)
+        .json(json!({"default_version": vb}))
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let reader = user_with(app, &a, "reader", &["iaso_org_units"]).await;
+    let r = app
+        .put(&path)
+        .token(&reader)
+        .json(json!({"default_version": v2}))
+        .send()
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let me = app
+        .get("/api/profiles/me/")
+        .token(&a.token)
+        .send()
+        .await
+        .json();
+    assert_eq!(me["account"]["default_version"]["id"], v2);
+});

@@ -408,6 +408,10 @@ const EXEMPT: &[(&str, &str)] = &[
         "only the caller's own memberships; tested in accounts tests",
     ),
     ("/api/setupaccount/", "superusers create accounts"),
+    (
+        "/api/accounts/{id}/set-default-version/",
+        "only the current account, and only its versions (tests/accounts.rs)",
+    ),
     ("/api/password_reset/", "authentication"),
     ("/api/password_reset/confirm/", "authentication"),
     ("/api/theme/", "server configuration, no tenant data"),

@@ -128,7 +128,15 @@ export function toApiError(status: number, data: unknown, retryAfter: string | n
       else if (typeof v === 'string') fields[k] = [v];
     }
   } else if (Array.isArray(data)) {
-    fields.non_field_errors = data.map(String);
+    // Iaso's org unit writes answer `[{errorKey: field, errorMessage: text}]`.
+    for (const item of data) {
+      if (item && typeof item === 'object' && 'errorKey' in item) {
+        const { errorKey, errorMessage } = item as { errorKey: unknown; errorMessage: unknown };
+        (fields[String(errorKey)] ??= []).push(String(errorMessage));
+      } else {
+        (fields.non_field_errors ??= []).push(String(item));
+      }
+    }
   } else if (typeof data === 'string' && data) {
     // Some Iaso endpoints answer a bare JSON string (e.g. "this type is still used").
     detail = data;

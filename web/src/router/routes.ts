@@ -26,6 +26,9 @@ declare module 'vue-router' {
 
 type Loader = RouteRecordRaw['component'];
 
+/** Iaso's read access to org units. */
+const ORG_UNIT_READ = [P.ORG_UNITS, P.ORG_UNITS_READ, 'iaso_registry_write', 'iaso_registry_read'];
+
 function page(path: string, name: string, component: Loader, meta: PageMeta): RouteRecordRaw {
   return { path, name, component, meta } as RouteRecordRaw;
 }
@@ -39,15 +42,33 @@ export const routes: RouteRecordRaw[] = [
   page('/', 'home', () => import('../pages/HomePage.vue'), { title: 'home.title', menu: { section: 'main', icon: 'home', order: 0 } }),
   page('/profile', 'profile', () => import('../pages/profile/ProfilePage.vue'), { title: 'profile.title' }),
 
-  // Georegistry (org units, sources, types, groups, imports): pages plug in here as the APIs land, e.g.
-  // page('/orgunits', 'orgunits', () => import('../pages/orgunits/OrgUnitsPage.vue'), { title: 'orgunits.title', permissions: [P.ORG_UNITS, P.ORG_UNITS_READ], menu: { section: 'georegistry', icon: 'tree', order: 10 } }),
+  // Georegistry: org units (list, map, tree, detail), sources and versions, types, groups.
+  page('/orgunits', 'orgunits', () => import('../pages/orgunits/OrgUnitsPage.vue'), {
+    title: 'orgUnits.title',
+    permissions: ORG_UNIT_READ,
+    menu: { section: 'georegistry', icon: 'tree', order: 10 },
+  }),
+  page('/orgunits/map', 'orgunits-map', () => import('../pages/orgunits/OrgUnitsMapPage.vue'), { title: 'orgUnits.mapTitle', permissions: ORG_UNIT_READ }),
+  page('/orgunits/tree', 'orgunits-tree', () => import('../pages/orgunits/OrgUnitTreePage.vue'), { title: 'orgUnits.treeTitle', permissions: ORG_UNIT_READ }),
+  page('/orgunits/:id(\\d+)', 'orgunit', () => import('../pages/orgunits/OrgUnitPage.vue'), { title: 'orgUnit.title', permissions: ORG_UNIT_READ }),
+  page('/sources', 'sources', () => import('../pages/sources/SourcesPage.vue'), {
+    title: 'sources.title',
+    permissions: [P.SOURCES, P.WRITE_SOURCES, P.ORG_UNITS, P.ORG_UNITS_READ, 'iaso_mappings', 'iaso_links'],
+    menu: { section: 'georegistry', icon: 'layers', order: 20 },
+  }),
   page('/orgunittypes', 'orgunittypes', () => import('../pages/orgunittypes/OrgUnitTypesPage.vue'), {
     title: 'orgUnitTypes.title',
     permissions: [P.ORG_UNIT_TYPES, P.ORG_UNITS, P.ORG_UNITS_READ],
     menu: { section: 'georegistry', icon: 'tag', order: 30 },
   }),
+  page('/groups', 'groups', () => import('../pages/groups/GroupsPage.vue'), {
+    title: 'groups.title',
+    permissions: [P.ORG_UNITS, P.ORG_UNITS_READ, P.ORG_UNIT_GROUPS],
+    menu: { section: 'georegistry', icon: 'group', order: 40 },
+  }),
+  page('/groupsets', 'groupsets', () => import('../pages/groups/GroupSetsPage.vue'), { title: 'groupSets.title', permissions: [P.ORG_UNITS, P.ORG_UNITS_READ] }),
 
-  // Data collection (forms, submissions) and tasks: likewise, e.g.
+  // Data collection (forms, submissions): pages plug in here as the APIs land, e.g.
   // page('/forms', 'forms', () => import('../pages/forms/FormsPage.vue'), { title: 'forms.title', permissions: [P.FORMS], menu: { section: 'data', icon: 'form', order: 10 } }),
 
   // Administration.
@@ -65,6 +86,11 @@ export const routes: RouteRecordRaw[] = [
     title: 'projects.title',
     permissions: [P.PROJECTS],
     menu: { section: 'admin', icon: 'folder', order: 30 },
+  }),
+  page('/tasks', 'tasks', () => import('../pages/tasks/TasksPage.vue'), {
+    title: 'tasks.title',
+    permissions: [P.DATA_TASKS, 'iaso_planning_write'],
+    menu: { section: 'admin', icon: 'tasks', order: 40 },
   }),
 
   page('/:pathMatch(.*)*', 'not-found', () => import('../pages/NotFoundPage.vue'), { title: 'notFound.title' }),

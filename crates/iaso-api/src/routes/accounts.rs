@@ -9,7 +9,7 @@ use crate::timestamps::epoch;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use iaso_domain::{AccountId, FieldErrors, Module, Permission};
+use iaso_domain::{AccountId, FieldErrors, Module, Permission, SourceVersionId};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -121,6 +121,59 @@ pub async fn update(
             .await?;
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct DefaultVersionBody {
+    default_version: Option<i64>,
+}
+
+/// Set the account's default version, the pyramid its users work on (`iaso_sources`; Iaso's
+/// `set-default-version` action): a version of one of the account's data sources.
+#[utoipa::path(put, path = "/api/accounts/{id}/set-default-version/", tag = "accounts", params(("id" = i64, Path)),
+    request_body = DefaultVersionBody,
+    responses((status = 204, description = "Set"), (status = 400, description = "Unknown version"),
+              (status = 404, description = "Not the current account")))]
+pub async fn set_default_version(
+    State(state): State<AppState>,
+    member: Member,
+    Path(id): Path<i64>,
+    ApiJson(body): ApiJson<DefaultVersionBody>,
+) -> ApiResult<StatusCode> {
+    member.require(Permission::Sources)?;
+    if member.account_id() != AccountId(id) {
+        return Err(ApiError::NotFound);
+    }
+    let Some(version) = body.default_version else {
+        return Err(ApiError::field(
+            "default_version",
+            "This field is required.",
+        ));
+    };
+    match state
+        .store
+        .set_account_default_version(AccountId(id), Some(SourceVersionId(version)))
+        .await
+    {
+        Err(iaso_store::StoreError::Invalid(_)) => Err(ApiError::field(
+            "default_version",
+            "Account not allowed to access this default_source.",
+        )),
+        other => other.map(|()| StatusCode::NO_CONTENT).map_err(Into::into),
+    }
+}
+
+/// `PATCH` does the same as `PUT` (Iaso accepts both).
+#[utoipa::path(patch, path = "/api/accounts/{id}/set-default-version/", tag = "accounts", params(("id" = i64, Path)),
+    request_body = DefaultVersionBody,
+    responses((status = 204, description = "Set")))]
+pub async fn set_default_version_patch(
+    state: State<AppState>,
+    member: Member,
+    id: Path<i64>,
+    body: ApiJson<DefaultVersionBody>,
+) -> ApiResult<StatusCode> {
+    set_default_version(state, member, id, body).await
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

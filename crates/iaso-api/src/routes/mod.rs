@@ -80,6 +80,10 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::list))
         .routes(routes!(accounts::retrieve, accounts::update))
         .routes(routes!(accounts::switch))
+        .routes(routes!(
+            accounts::set_default_version,
+            accounts::set_default_version_patch
+        ))
         .routes(routes!(setup_account::create))
         .routes(routes!(password_reset::request))
         .routes(routes!(password_reset::confirm))

@@ -1,0 +1,1 @@
+function e(e,t,n,r,i=8){if(r<=0||n<=0)return{start:0,end:0,padTop:0,padBottom:0};let a=Math.floor(Math.max(0,e)/n),o=Math.ceil(Math.max(0,t)/n)+1,s=Math.max(0,Math.min(r,a-i)),c=Math.min(r,a+o+i);return{start:s,end:c,padTop:s*n,padBottom:(r-c)*n}}export{e as t};
