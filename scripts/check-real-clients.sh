@@ -70,7 +70,7 @@ done
 curl -fsS "http://127.0.0.1:$port/_health/" >/dev/null || { tail -c 3000 "$log" >&2; die "the server did not answer"; }
 
 # 3. The clients' calls and shape checks.
-if ! "$venv/bin/python" "$root/scripts/real_clients_check.py" "http://127.0.0.1:$port" demo "$password"; then
+if ! SHARED_DIR="$shared" "$venv/bin/python" "$root/scripts/real_clients_check.py" "http://127.0.0.1:$port" demo "$password"; then
     say "server log (tail):"
     tail -c 3000 "$log" >&2
     die "a georegistry real-client check failed"

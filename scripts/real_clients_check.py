@@ -238,4 +238,31 @@ sets = c.transport.request("GET", "group_sets/")
 if "group_sets" not in sets:
     fail(f"group sets: {sets}")
 ok("GET /api/group_sets/")
+
+# The Parquet pyramid export, read by an independent reader (polars), against the column list
+# of Iaso's own snapshot (reference/iaso-data/.../test_can_retrieve_org_units_list_in_parquet_format.csv).
+import io
+import os
+
+import polars as pl
+
+snapshot = os.path.join(os.environ.get("SHARED_DIR", os.path.join(os.path.dirname(__file__), "../../shared")),
+                        "reference/iaso-data/iaso/tests/fixtures/snapshots/test_can_retrieve_org_units_list_in_parquet_format.csv")
+resp = iaso.api_client.get("/api/orgunits/", params={"parquet": "true", "defaultVersion": "true", "validation_status": "all"})
+if resp.status_code != 200 or not resp.headers.get("content-disposition", "").endswith(".parquet"):
+    fail(f"parquet export: {resp.status_code} {resp.headers}")
+frame = pl.read_parquet(io.BytesIO(resp.content))
+listed = iaso.api_client.get("/api/orgunits/", params={"limit": 1, "defaultVersion": "true", "validation_status": "all"}).json()["count"]
+if frame.height != listed:
+    fail(f"parquet export has {frame.height} rows, the list counts {listed}")
+if not os.path.exists(snapshot):
+    fail(f"Iaso's Parquet snapshot is missing: {snapshot} (set SHARED_DIR)")
+iaso_columns = open(snapshot, encoding="utf-8").readline().strip().split(",")
+unit_columns = [col for col in iaso_columns if not col.startswith("level_")]
+if [col for col in frame.columns if not col.startswith("level_")] != unit_columns:
+    fail(f"parquet columns {frame.columns} differ from Iaso's {iaso_columns}")
+deepest = frame["org_unit_level"].max()
+if f"level_{deepest}_name" not in frame.columns or frame.filter(pl.col("org_unit_level") == deepest)[f"level_{deepest}_id"].to_list() != frame.filter(pl.col("org_unit_level") == deepest)["org_unit_id"].to_list():
+    fail("parquet level columns do not end with the unit itself")
+ok(f"GET /api/orgunits/?parquet=true -> {frame.height} rows, {len(frame.columns)} columns (polars)")
 print(f"all {CHECKS} checks passed")

@@ -183,6 +183,10 @@ test('sources: versions, default of the account; groups and group sets', async (
 
   await page.locator('[data-test="create-source"]').click();
   await page.locator('#s-name').fill('E2E source');
+  // Imports need a source linked to a project (Iaso's rule): pick the first one.
+  await page.getByRole('button', { name: /^Projects:/ }).click();
+  await page.getByRole('group', { name: 'Projects' }).getByRole('checkbox').first().check();
+  await page.getByRole('group', { name: 'Projects' }).getByRole('button', { name: 'Close' }).click();
   await page.locator('[data-test="save-source"]').click();
   await expect(page.getByText('Data source created.')).toBeVisible();
   await expect(page.locator('.source-card', { hasText: 'E2E source' })).toBeVisible();

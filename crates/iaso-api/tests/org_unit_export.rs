@@ -180,14 +180,189 @@ api_test!(csv_export_has_iaso_columns, async |app: &TestApp| {
         .send()
         .await;
     assert_eq!(parse_csv(&r.text()).len(), 1);
-    // Parquet is refused clearly.
-    let r = app
-        .get("/api/orgunits/?parquet=true")
+});
+
+/// A Parquet file's column names and rows (each row as column name -> value text).
+fn read_parquet(bytes: Vec<u8>) -> (Vec<String>, Vec<std::collections::HashMap<String, String>>) {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let reader = SerializedFileReader::new(bytes::Bytes::from(bytes)).unwrap();
+    let names = reader
+        .metadata()
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
+    let rows = reader
+        .get_row_iter(None)
+        .unwrap()
+        .map(|row| {
+            row.unwrap()
+                .get_column_iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect()
+        })
+        .collect();
+    (names, rows)
+}
+
+api_test!(
+    parquet_export_has_the_pyramid_columns,
+    async |app: &TestApp| {
+        let a = app.tenant("A").await;
+        let source = seed(app, &a, "parquet").await;
+        let v = version_of(app, &a, source, 1).await;
+        let r = app
+        .get(&format!(
+            "/api/orgunits/?parquet=true&version={v}&validation_status=all&extra_fields=location_geojson,groups_exploded,groups_json"
+        ))
         .token(&a.token)
         .send()
         .await;
-    assert_eq!(r.status, 400);
-});
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.headers["content-type"], "application/vnd.apache.parquet");
+        assert!(r.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .ends_with(".parquet"));
+        let (names, rows) = read_parquet(r.body);
+        // Iaso's columns in its order: the unit, one set per level (3 levels here), the point.
+        let fixed = "org_unit_id,org_unit_name,org_unit_source_ref,org_unit_code,org_unit_created_at,\
+        org_unit_source_created_at,org_unit_created_by_username,org_unit_created_by_id,org_unit_updated_at,\
+        org_unit_opening_date,org_unit_closed_date,org_unit_validation_status,org_unit_version_id,org_unit_path,\
+        org_unit_type_id,org_unit_type_name,org_unit_level";
+        let mut expected: Vec<String> = fixed.split(',').map(String::from).collect();
+        for level in 1..=3 {
+            for c in [
+                "id",
+                "name",
+                "source_ref",
+                "closed_date",
+                "validation_status",
+            ] {
+                expected.push(format!("level_{level}_{c}"));
+            }
+        }
+        expected.extend(
+            [
+                "org_unit_longitude",
+                "org_unit_latitude",
+                "org_unit_altitude",
+                "org_unit_location_geojson",
+            ]
+            .map(String::from),
+        );
+        assert_eq!(names[..expected.len()], expected[..]);
+        let group_columns: Vec<&String> = names[expected.len()..names.len() - 1].iter().collect();
+        assert_eq!(group_columns.len(), 2, "{names:?}");
+        assert!(
+            group_columns[0].starts_with("group_") && group_columns[0].ends_with("_group_one"),
+            "{group_columns:?}"
+        );
+        assert_eq!(
+            names.last().map(String::as_str),
+            Some("org_unit_groups_json")
+        );
+        assert_eq!(rows.len(), 4);
+        let district = rows
+            .iter()
+            .find(|r| r["org_unit_name"] == "\"District 1\"")
+            .unwrap();
+        assert_eq!(district["org_unit_level"], "3");
+        assert_eq!(district["level_1_name"], "\"Country\"");
+        assert_eq!(district["level_1_source_ref"], "\"C\"");
+        // No formula neutralisation in a typed file: the name is kept as it is.
+        assert_eq!(district["level_2_name"], "\"=HYPERLINK(\"x\")\"");
+        assert_eq!(district["level_3_id"], district["org_unit_id"]);
+        assert_eq!(district["org_unit_path"].matches('.').count(), 2);
+        assert_eq!(district[group_columns[0].as_str()], "0");
+        assert_eq!(district[group_columns[1].as_str()], "1");
+        assert!(
+            district["org_unit_groups_json"].contains("Group two"),
+            "{district:?}"
+        );
+        let country = rows
+            .iter()
+            .find(|r| r["org_unit_name"] == "\"Country\"")
+            .unwrap();
+        assert_eq!(country["level_2_id"], "null");
+        assert_eq!(country["org_unit_opening_date"], "2001-02-03");
+        assert_eq!(country[group_columns[0].as_str()], "1");
+        // Unknown extra fields are refused, naming the parameter.
+        let r = app
+            .get("/api/orgunits/?parquet=true&extra_fields=geom_geojson,nope")
+            .token(&a.token)
+            .send()
+            .await;
+        assert_eq!(r.status, 400);
+        assert!(
+            r.text().contains("extra_fields") && r.text().contains("nope"),
+            "{}",
+            r.text()
+        );
+        // Another tenant's export is empty.
+        let b = app.tenant("B").await;
+        let r = app
+            .get(&format!("/api/orgunits/?parquet=true&version={v}"))
+            .token(&b.token)
+            .send()
+            .await;
+        assert_eq!(r.status, 200);
+        assert_eq!(read_parquet(r.body).1.len(), 0);
+    }
+);
+
+api_test!(
+    parquet_group_columns_by_name_must_not_clash,
+    async |app: &TestApp| {
+        let a = app.tenant("A").await;
+        let source = new_source(app, &a, "clash").await;
+        let bytes = make_gpkg(
+            &[(
+                "level-1-Country",
+                vec![("C", "Country", None, Some("g1,g2"), None)],
+            )],
+            &[("g1", "Rural area"), ("g2", "rural-area")],
+        );
+        let done = import(
+            app,
+            &a,
+            source,
+            "c.gpkg",
+            &bytes,
+            &[("version_number", "1"), ("default_valid", "true")],
+        )
+        .await;
+        assert_eq!(done["status"], "SUCCESS", "{done}");
+        let v = version_of(app, &a, source, 1).await;
+        let r = app
+            .get(&format!(
+                "/api/orgunits/?parquet=true&version={v}&extra_fields=groups_exploded_code"
+            ))
+            .token(&a.token)
+            .send()
+            .await;
+        assert_eq!(r.status, 409, "{}", r.text());
+        assert!(
+            r.text().contains("Rural area") && r.text().contains("rural-area"),
+            "{}",
+            r.text()
+        );
+        // With ids in the names there is no clash.
+        let r = app
+            .get(&format!(
+                "/api/orgunits/?parquet=true&version={v}&extra_fields=groups_exploded"
+            ))
+            .token(&a.token)
+            .send()
+            .await;
+        assert_eq!(r.status, 200);
+        let (names, rows) = read_parquet(r.body);
+        assert_eq!(names.iter().filter(|n| n.starts_with("group_")).count(), 2);
+        assert_eq!(rows.len(), 1);
+    }
+);
 
 api_test!(xlsx_export_is_a_workbook, async |app: &TestApp| {
     use calamine::Reader;

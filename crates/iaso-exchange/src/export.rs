@@ -1,8 +1,9 @@
 //! Org unit file exports with Iaso's columns (`iaso-import-export.md` §2.3 and §3): CSV and
 //! XLSX (French headers, one column per group), GeoPackage (one `level-{depth}-{type}` layer
-//! per type plus the `groups` table, re-importable) and GeoJSON. Every writer takes rows one
+//! per type plus the `groups` table, re-importable), GeoJSON and Parquet (`crate::parquet`). Every writer takes rows one
 //! at a time, so memory does not depend on the number of units.
 
+use crate::parquet::ExtraFields;
 use chrono::{DateTime, Utc};
 use iaso_geo::geojson_out::FeatureCollectionWriter;
 use iaso_geo::gpkg::{
@@ -10,7 +11,7 @@ use iaso_geo::gpkg::{
     LayerGeometryType, LayerHandle, ValueRef, WriterOptions,
 };
 use iaso_geo::Geometry;
-use iaso_store::org_unit_io::{ExportGroup, ExportLayer, ExportRow};
+use iaso_store::org_unit_io::{ExportGroup, ExportLayer, ExportRow, ExportShapes};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::Write;
@@ -23,6 +24,8 @@ pub enum Format {
     Xlsx,
     Gpkg,
     GeoJson,
+    /// Iaso's pyramid export, with its optional columns (see [`crate::parquet`]).
+    Parquet(ExtraFields),
 }
 
 impl Format {
@@ -32,6 +35,7 @@ impl Format {
             Format::Xlsx => "xlsx",
             Format::Gpkg => "gpkg",
             Format::GeoJson => "geojson",
+            Format::Parquet(_) => "parquet",
         }
     }
 
@@ -41,6 +45,7 @@ impl Format {
             Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             Format::Gpkg => "application/octet-stream",
             Format::GeoJson => "application/geo+json",
+            Format::Parquet(_) => "application/vnd.apache.parquet",
         }
     }
 
@@ -50,13 +55,18 @@ impl Format {
             "xlsx" => Some(Format::Xlsx),
             "gpkg" => Some(Format::Gpkg),
             "geojson" => Some(Format::GeoJson),
+            "parquet" => Some(Format::Parquet(ExtraFields::default())),
             _ => None,
         }
     }
 
-    /// Whether rows must carry their shape.
-    pub fn needs_shape(self) -> bool {
-        matches!(self, Format::Gpkg | Format::GeoJson)
+    /// Which shapes the rows must carry.
+    pub fn shapes(self) -> ExportShapes {
+        match self {
+            Format::Gpkg | Format::GeoJson => ExportShapes::Best,
+            Format::Parquet(x) if x.needs_shapes() => ExportShapes::Both,
+            Format::Csv | Format::Xlsx | Format::Parquet(_) => ExportShapes::None,
+        }
     }
 }
 

@@ -11,6 +11,7 @@
 
 pub mod export;
 pub mod gpkg_import;
+pub mod parquet;
 pub mod tree;
 
 /// A problem with an imported file, for the person who sent it (names the layer/row).

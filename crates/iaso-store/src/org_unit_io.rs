@@ -802,8 +802,38 @@ pub struct ExportRow {
     pub p4_ref: Option<String>,
     /// Comma-separated ids of the unit's groups.
     pub group_ids: Option<String>,
-    /// The shape to export (`geom`, else `simplified_geom`) as WKB, when `with_shape`.
+    /// The shape to export as WKB (see [`ExportShapes`]).
     pub shape: Option<Vec<u8>>,
+    /// The simplified shape as WKB, with [`ExportShapes::Both`] only.
+    pub simplified_shape: Option<Vec<u8>>,
+    pub source_created_at: Option<DateTime<Utc>>,
+    pub creator_id: Option<i64>,
+    pub version_id: i64,
+    /// Materialised path of ids, root first (`"1.5.42"`).
+    pub path: String,
+    pub type_id: Option<i64>,
+    /// Number of levels of the path (1 for a root).
+    pub depth: i64,
+}
+
+/// Which shapes an export reads (WKB is the bulk of a row: only read it when written).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportShapes {
+    None,
+    /// `geom`, else `simplified_geom`, in `shape`.
+    Best,
+    /// `geom` in `shape` and `simplified_geom` in `simplified_shape`.
+    Both,
+}
+
+/// What the Parquet export says of an ancestor level (`level_N_*` columns).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct LevelInfo {
+    pub id: i64,
+    pub name: String,
+    pub source_ref: Option<String>,
+    pub closed_date: Option<NaiveDate>,
+    pub validation_status: String,
 }
 
 impl ExportRow {
@@ -926,18 +956,17 @@ impl Store {
     pub async fn stream_export_rows(
         &self,
         q: &ExportQuery,
-        with_shape: bool,
+        shapes: ExportShapes,
     ) -> StoreResult<BoxStream<'static, iaso_db::Result<ExportRow>>> {
         let filters = self.export_filters(q).await?;
-        let shape = if with_shape {
-            "COALESCE(ou.geom, ou.simplified_geom)"
-        } else {
-            "CAST(NULL AS BLOB)"
+        let none = match self.backend() {
+            Backend::Sqlite => "CAST(NULL AS BLOB)",
+            Backend::Postgres => "CAST(NULL AS BYTEA)",
         };
-        let shape = if with_shape || self.backend() == Backend::Sqlite {
-            shape.to_string()
-        } else {
-            "CAST(NULL AS BYTEA)".to_string()
+        let (shape, simplified) = match shapes {
+            ExportShapes::None => (none, none),
+            ExportShapes::Best => ("COALESCE(ou.geom, ou.simplified_geom)", none),
+            ExportShapes::Both => ("ou.geom", "ou.simplified_geom"),
         };
         let mut s = Sql::new(format!(
             "SELECT ou.id, ou.name, t.name AS type_name, t.depth AS type_depth, ou.latitude, ou.longitude,
@@ -948,7 +977,9 @@ impl Store {
                 p2.id AS p2_id, p2.name AS p2_name, p2.source_ref AS p2_ref,
                 p3.id AS p3_id, p3.name AS p3_name, p3.source_ref AS p3_ref,
                 p4.id AS p4_id, p4.name AS p4_name, p4.source_ref AS p4_ref,
-                {} AS group_ids, {shape} AS shape
+                {} AS group_ids, {shape} AS shape, {simplified} AS simplified_shape,
+                ou.source_created_at, ou.creator_id, ou.version_id, ou.path,
+                ou.org_unit_type_id AS type_id, ou.depth
              FROM org_units ou
              JOIN source_versions sv ON sv.id = ou.version_id
              JOIN data_sources ds ON ds.id = sv.data_source_id
@@ -978,6 +1009,33 @@ impl Store {
         );
         crate::org_unit_search::push_filters(&mut s, self.backend(), &q.scope, &filters);
         s.push(")) ORDER BY g.id");
+        let mut db = self.db.clone();
+        Ok(db.fetch_all(s).await?)
+    }
+
+    /// The deepest level among the exported units (0 when none): the Parquet export has one
+    /// set of `level_N_*` columns per level.
+    pub async fn export_max_depth(&self, q: &ExportQuery) -> StoreResult<i64> {
+        let filters = self.export_filters(q).await?;
+        let mut s = Sql::new("SELECT MAX(ou.depth) FROM org_units ou WHERE 1 = 1");
+        crate::org_unit_search::push_filters(&mut s, self.backend(), &q.scope, &filters);
+        let mut db = self.db.clone();
+        let (max,): (Option<i64>,) = db.fetch_one(s).await?;
+        Ok(max.unwrap_or(0))
+    }
+
+    /// Every unit of the scope's versions that has children, i.e. every possible ancestor of
+    /// an exported unit, for the Parquet `level_N_*` columns. Internal nodes are a small
+    /// fraction of a pyramid (about 1% of a country's units), so they are held in memory.
+    pub async fn export_ancestors(&self, q: &ExportQuery) -> StoreResult<Vec<LevelInfo>> {
+        if q.scope.versions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut s = Sql::new(
+            "SELECT a.id, a.name, a.source_ref, a.closed_date, a.validation_status FROM org_units a
+             WHERE EXISTS (SELECT 1 FROM org_units c WHERE c.parent_id = a.id)",
+        );
+        s.and_in("a.version_id", q.scope.versions.iter().copied());
         let mut db = self.db.clone();
         Ok(db.fetch_all(s).await?)
     }

@@ -1,4 +1,4 @@
-//! Org unit file exports (CSV, XLSX, GeoPackage, GeoJSON), used two ways:
+//! Org unit file exports (CSV, XLSX, GeoPackage, GeoJSON, Parquet), used two ways:
 //!
 //! * synchronously by `GET /api/orgunits/?csv=true|xlsx=true|gpkg=true|geojson=true` (Iaso's
 //!   way): [`produce`] writes into a bounded channel that feeds the HTTP body;
@@ -16,6 +16,7 @@ use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
 use iaso_domain::OrgUnitId;
 use iaso_exchange::export::{CsvExport, Format, GeoJsonExport, GpkgExport, Table, XlsxExport};
+use iaso_exchange::parquet::{ExtraFields, ParquetExport};
 use iaso_store::org_unit_io::{ExportQuery, ExportRow};
 use iaso_store::org_unit_search::OrgUnitFilter;
 use iaso_store::Store;
@@ -75,7 +76,7 @@ pub async fn produce(
 ) -> Result<(), ExportError> {
     let groups = store.export_groups(q).await.map_err(err)?;
     let mut stream = store
-        .stream_export_rows(q, format.needs_shape())
+        .stream_export_rows(q, format.shapes())
         .await
         .map_err(err)?;
     match format {
@@ -105,29 +106,55 @@ pub async fn produce(
             }
             send(&mut out, w.finish().map_err(err)?).await?;
         }
-        Format::Xlsx | Format::Gpkg => {
+        Format::Xlsx | Format::Gpkg | Format::Parquet(_) => {
             let layers = if format == Format::Gpkg {
                 store.export_layers(q).await.map_err(err)?
             } else {
                 Vec::new()
             };
+            let (max_depth, ancestors) = if let Format::Parquet(_) = format {
+                let depth = store.export_max_depth(q).await.map_err(err)?;
+                (depth, store.export_ancestors(q).await.map_err(err)?)
+            } else {
+                (0, Vec::new())
+            };
             let file = TempFile::new(format.extension());
             let path = file.0.clone();
             let (tx, mut rx) = tokio::sync::mpsc::channel::<ExportRow>(ROWS_IN_FLIGHT);
             let writer = tokio::task::spawn_blocking(move || -> Result<(), ExportError> {
-                if format == Format::Xlsx {
-                    let table = Table::new(Vec::new(), groups);
-                    let mut w = XlsxExport::new(&table).map_err(err)?;
-                    while let Some(row) = rx.blocking_recv() {
-                        w.write(&table.row(&row, None)).map_err(err)?;
+                match format {
+                    Format::Xlsx => {
+                        let table = Table::new(Vec::new(), groups);
+                        let mut w = XlsxExport::new(&table).map_err(err)?;
+                        while let Some(row) = rx.blocking_recv() {
+                            w.write(&table.row(&row, None)).map_err(err)?;
+                        }
+                        w.save(&path).map_err(err)
                     }
-                    w.save(&path).map_err(err)
-                } else {
-                    let mut w = GpkgExport::create(&path, &layers, &groups).map_err(err)?;
-                    while let Some(row) = rx.blocking_recv() {
-                        w.write(&row).map_err(err)?;
+                    Format::Parquet(extras) => {
+                        let file =
+                            std::io::BufWriter::new(std::fs::File::create(&path).map_err(err)?);
+                        let mut w = ParquetExport::new(
+                            file,
+                            usize::try_from(max_depth).unwrap_or(0),
+                            extras,
+                            groups,
+                            ancestors,
+                        )
+                        .map_err(err)?;
+                        while let Some(row) = rx.blocking_recv() {
+                            w.write(&row).map_err(err)?;
+                        }
+                        use std::io::Write;
+                        w.finish().map_err(err)?.flush().map_err(err)
                     }
-                    w.finish().map_err(err)
+                    _ => {
+                        let mut w = GpkgExport::create(&path, &layers, &groups).map_err(err)?;
+                        while let Some(row) = rx.blocking_recv() {
+                            w.write(&row).map_err(err)?;
+                        }
+                        w.finish().map_err(err)
+                    }
                 }
             });
             let mut failed = None;
@@ -172,8 +199,11 @@ pub async fn produce(
 /// Parameters of the export task: what `GET /api/orgunits/` would export.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Params {
-    /// `csv`, `xlsx`, `gpkg` or `geojson`.
+    /// `csv`, `xlsx`, `gpkg`, `geojson` or `parquet`.
     pub format: String,
+    /// Parquet only: Iaso's `extra_fields` (comma list or `:all`).
+    #[serde(default)]
+    pub extra_fields: Option<String>,
     pub filters: Vec<OrgUnitFilter>,
     #[serde(default)]
     pub order: Vec<String>,
@@ -194,8 +224,19 @@ impl TaskHandler for ExportOrgUnits {
 
     async fn run(&self, ctx: &TaskContext) -> Result<TaskOutcome, TaskError> {
         let p: Params = ctx.params()?;
-        let format = Format::from_name(&p.format)
-            .ok_or_else(|| TaskError::fail(format!("Unknown export format {}", p.format)))?;
+        let format = match Format::from_name(&p.format) {
+            Some(Format::Parquet(_)) => Format::Parquet(
+                ExtraFields::parse(p.extra_fields.as_deref().unwrap_or(""))
+                    .map_err(|e| TaskError::fail(e.to_string()))?,
+            ),
+            Some(f) => f,
+            None => {
+                return Err(TaskError::fail(format!(
+                    "Unknown export format {}",
+                    p.format
+                )))
+            }
+        };
         let roots: Vec<OrgUnitId> = p.roots.iter().copied().map(OrgUnitId).collect();
         let scope = ctx.store().org_unit_scope(ctx.account_id(), &roots).await?;
         let q = ExportQuery {
