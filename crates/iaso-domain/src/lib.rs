@@ -3,6 +3,7 @@
 pub mod account;
 pub mod forms;
 pub mod ids;
+pub mod json_fields;
 pub mod password;
 pub mod periods;
 pub mod permissions;

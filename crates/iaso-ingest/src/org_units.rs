@@ -6,57 +6,9 @@ use iaso_domain::{FieldErrors, OrgUnitTypeId};
 use iaso_geo::Point;
 use iaso_store::device_org_units::DeviceOrgUnit;
 use iaso_store::instances::OrgUnitRef;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-fn text(obj: &Map<String, Value>, key: &str, errors: &mut FieldErrors) -> Option<String> {
-    match obj.get(key) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Number(n)) => Some(n.to_string()),
-        Some(_) => {
-            errors.add(key, "Not a valid string.");
-            None
-        }
-    }
-}
-
-fn id(obj: &Map<String, Value>, key: &str, errors: &mut FieldErrors) -> Option<i64> {
-    match obj.get(key) {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) if n.as_i64().is_some() => n.as_i64(),
-        Some(Value::String(s)) if s.trim().is_empty() => None,
-        Some(Value::String(s)) => match s.trim().parse() {
-            Ok(x) => Some(x),
-            Err(_) => {
-                errors.add(key, format!("{s:?} is not a valid id."));
-                None
-            }
-        },
-        Some(_) => {
-            errors.add(key, "A valid id is required.");
-            None
-        }
-    }
-}
-
-fn number(obj: &Map<String, Value>, key: &str, errors: &mut FieldErrors) -> Option<f64> {
-    match obj.get(key) {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => n.as_f64(),
-        Some(Value::String(s)) if s.trim().is_empty() => None,
-        Some(Value::String(s)) => match s.trim().parse() {
-            Ok(x) => Some(x),
-            Err(_) => {
-                errors.add(key, "A valid number is required.");
-                None
-            }
-        },
-        Some(_) => {
-            errors.add(key, "A valid number is required.");
-            None
-        }
-    }
-}
+use iaso_domain::json_fields::{id, number, text};
 
 /// Reads the list of units a device sent. `id` is the device's uuid of the unit; the parent
 /// (`parentId` or `parent_id`) is an id or such a uuid; a 0 latitude or longitude means none.

@@ -15,7 +15,6 @@ use iaso_db::{sql, Backend, Conn, Sql, Value};
 use iaso_domain::{AccountId, DataSourceId, OrgUnitTypeId, SourceVersionId, UserId};
 use iaso_geo::{Geometry, Point};
 use serde_json::{json, Value as Json};
-use sqlx::types::Json as SqlJson;
 use std::collections::HashMap;
 
 /// Rows per multi-row statement with `cols` bind values per row: SQLite resolves `$n` names
@@ -490,123 +489,8 @@ pub async fn insert_audit_bulk(
     Ok(())
 }
 
-#[derive(sqlx::FromRow)]
-struct SnapRow {
-    id: i64,
-    version_id: i64,
-    parent_id: Option<i64>,
-    path: String,
-    name: String,
-    uuid: Option<String>,
-    custom: bool,
-    validation_status: String,
-    org_unit_type_id: Option<i64>,
-    aliases: Option<SqlJson<Vec<String>>>,
-    sub_source: Option<String>,
-    source_ref: Option<String>,
-    code: String,
-    latitude: Option<f64>,
-    longitude: Option<f64>,
-    altitude: Option<f64>,
-    geom: Option<Vec<u8>>,
-    simplified_geom: Option<Vec<u8>>,
-    catchment: Option<Vec<u8>>,
-    gps_source: Option<String>,
-    opening_date: Option<NaiveDate>,
-    closed_date: Option<NaiveDate>,
-    extra_fields: Option<SqlJson<Json>>,
-    default_image_id: Option<i64>,
-    creator_id: Option<i64>,
-    source_created_at: Option<DateTime<Utc>>,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-fn django_ts(ts: Option<DateTime<Utc>>) -> Json {
-    ts.map_or(Json::Null, |t| {
-        json!(t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-    })
-}
-
-/// Audit snapshots (Django serializer format, as `org_units::snapshot` writes them) of many
-/// units, read in batches.
-pub async fn unit_snapshots(c: &mut impl Conn, ids: &[i64]) -> StoreResult<HashMap<i64, Json>> {
-    let mut out = HashMap::with_capacity(ids.len());
-    let per = rows_per_statement(c.backend(), 1);
-    for chunk in ids.chunks(per) {
-        if chunk.is_empty() {
-            continue;
-        }
-        let mut q = Sql::new(
-            "SELECT id, version_id, parent_id, path, name, uuid, custom, validation_status, org_unit_type_id,
-                aliases, sub_source, source_ref, code, latitude, longitude, altitude, geom, simplified_geom,
-                catchment, gps_source, opening_date, closed_date, extra_fields, default_image_id, creator_id,
-                source_created_at, created_at, updated_at
-             FROM org_units WHERE id IN (",
-        );
-        q.bind_list(chunk.iter().copied()).push(")");
-        let rows: Vec<SnapRow> = c.fetch_all(q).await?;
-        let mut g =
-            Sql::new("SELECT org_unit_id, group_id FROM group_org_units WHERE org_unit_id IN (");
-        g.bind_list(chunk.iter().copied())
-            .push(") ORDER BY org_unit_id, group_id");
-        let memberships: Vec<(i64, i64)> = c.fetch_all(g).await?;
-        let mut groups: HashMap<i64, Vec<i64>> = HashMap::new();
-        for (u, gr) in memberships {
-            groups.entry(u).or_default().push(gr);
-        }
-        for r in rows {
-            let ewkt = |b: &Option<Vec<u8>>| {
-                b.as_deref()
-                    .and_then(decode_shape)
-                    .map_or(Json::Null, |g| json!(iaso_geo::ewkt::to_ewkt(&g)))
-            };
-            let location =
-                match (r.longitude, r.latitude) {
-                    (Some(x), Some(y)) => json!(iaso_geo::ewkt::to_ewkt(&Geometry::Point(
-                        Point::new(x, y, Some(r.altitude.unwrap_or(0.0)))
-                    ))),
-                    _ => Json::Null,
-                };
-            let date = |d: Option<NaiveDate>| d.map_or(Json::Null, |d| json!(d.to_string()));
-            let snap = json!([{
-                "model": "iaso.orgunit",
-                "pk": r.id,
-                "fields": {
-                    "name": r.name,
-                    "uuid": r.uuid,
-                    "custom": r.custom,
-                    "validation_status": r.validation_status,
-                    "version": r.version_id,
-                    "parent": r.parent_id,
-                    "path": r.path,
-                    "aliases": r.aliases.map(|a| a.0),
-                    "org_unit_type": r.org_unit_type_id,
-                    "sub_source": r.sub_source,
-                    "source_ref": r.source_ref,
-                    "geom": ewkt(&r.geom),
-                    "simplified_geom": ewkt(&r.simplified_geom),
-                    "catchment": ewkt(&r.catchment),
-                    "geom_ref": Json::Null,
-                    "gps_source": r.gps_source,
-                    "location": location,
-                    "created_at": django_ts(Some(r.created_at)),
-                    "updated_at": django_ts(Some(r.updated_at)),
-                    "source_created_at": django_ts(r.source_created_at),
-                    "creator": r.creator_id,
-                    "extra_fields": r.extra_fields.map_or_else(|| json!({}), |j| j.0),
-                    "opening_date": date(r.opening_date),
-                    "closed_date": date(r.closed_date),
-                    "default_image": r.default_image_id,
-                    "code": r.code,
-                    "groups": groups.remove(&r.id).unwrap_or_default(),
-                }
-            }]);
-            out.insert(r.id, snap);
-        }
-    }
-    Ok(out)
-}
+/// Audit snapshots of many units (one implementation, in `org_units`).
+pub use crate::org_units::unit_snapshots;
 
 /// New tree position of a unit.
 #[derive(Debug, Clone, PartialEq)]

@@ -732,17 +732,48 @@ struct SnapshotRow {
 
 /// The unit in Django's serializer format, as Iaso's audit log stores it.
 pub(crate) async fn snapshot(c: &mut impl Conn, id: i64) -> StoreResult<Json> {
-    let r: SnapshotRow = c
-        .fetch_one(sql!(
+    unit_snapshots(c, &[id])
+        .await?
+        .remove(&id)
+        .ok_or(StoreError::NotFound)
+}
+
+/// Audit snapshots (see [`snapshot`]) of many units, read in batches; missing ids are absent.
+pub async fn unit_snapshots(
+    c: &mut impl Conn,
+    ids: &[i64],
+) -> StoreResult<std::collections::HashMap<i64, Json>> {
+    let mut out = std::collections::HashMap::with_capacity(ids.len());
+    let per = crate::org_unit_io::rows_per_statement(c.backend(), 1);
+    for chunk in ids.chunks(per.max(1)) {
+        let mut q = Sql::new(
             "SELECT id, version_id, parent_id, path, name, uuid, custom, validation_status, org_unit_type_id,
                 aliases, sub_source, source_ref, code, latitude, longitude, altitude, geom, simplified_geom,
                 catchment, gps_source, opening_date, closed_date, extra_fields, default_image_id, creator_id,
                 source_created_at, created_at, updated_at
-             FROM org_units WHERE id = $1",
-            id
-        ))
-        .await?;
-    let groups = group_ids(c, id).await?;
+             FROM org_units WHERE id IN (",
+        );
+        q.bind_list(chunk.iter().copied()).push(")");
+        let rows: Vec<SnapshotRow> = c.fetch_all(q).await?;
+        let mut g =
+            Sql::new("SELECT org_unit_id, group_id FROM group_org_units WHERE org_unit_id IN (");
+        g.bind_list(chunk.iter().copied())
+            .push(") ORDER BY org_unit_id, group_id");
+        let memberships: Vec<(i64, i64)> = c.fetch_all(g).await?;
+        let mut groups: std::collections::HashMap<i64, Vec<i64>> = std::collections::HashMap::new();
+        for (u, gr) in memberships {
+            groups.entry(u).or_default().push(gr);
+        }
+        for r in rows {
+            let id = r.id;
+            let unit_groups = groups.remove(&id).unwrap_or_default();
+            out.insert(id, snapshot_json(r, unit_groups));
+        }
+    }
+    Ok(out)
+}
+
+fn snapshot_json(r: SnapshotRow, groups: Vec<i64>) -> Json {
     let ewkt = |b: &Option<Vec<u8>>| {
         b.as_deref()
             .and_then(decode_shape)
@@ -757,7 +788,7 @@ pub(crate) async fn snapshot(c: &mut impl Conn, id: i64) -> StoreResult<Json> {
         _ => Json::Null,
     };
     let date = |d: Option<NaiveDate>| d.map_or(Json::Null, |d| json!(d.to_string()));
-    Ok(json!([{
+    json!([{
         "model": "iaso.orgunit",
         "pk": r.id,
         "fields": {
@@ -789,7 +820,7 @@ pub(crate) async fn snapshot(c: &mut impl Conn, id: i64) -> StoreResult<Json> {
             "code": r.code,
             "groups": groups,
         }
-    }]))
+    }])
 }
 
 /// The parent row with what the rules need.

@@ -23,6 +23,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::NaiveDate;
+use iaso_domain::json_fields;
 use iaso_domain::{FieldErrors, GroupId, OrgUnitId, OrgUnitTypeId, Permission, SourceVersionId};
 use iaso_geo::{Geometry, Limits, MultiPolygon, Point};
 use iaso_store::audit::sources as audit_sources;
@@ -730,44 +731,6 @@ fn parse_shape(v: &Value, field: &str, errors: &mut FieldErrors) -> Option<Multi
     }
 }
 
-fn opt_f64(body: &Map<String, Value>, key: &str, errors: &mut FieldErrors) -> Option<f64> {
-    match body.get(key) {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => n.as_f64(),
-        Some(Value::String(s)) if s.trim().is_empty() => None,
-        Some(Value::String(s)) => match s.trim().parse() {
-            Ok(x) => Some(x),
-            Err(_) => {
-                errors.add(key, "A valid number is required.");
-                None
-            }
-        },
-        Some(_) => {
-            errors.add(key, "A valid number is required.");
-            None
-        }
-    }
-}
-
-fn opt_id(body: &Map<String, Value>, key: &str, errors: &mut FieldErrors) -> Option<i64> {
-    match body.get(key) {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) if n.as_i64().is_some() => n.as_i64(),
-        Some(Value::String(s)) if s.trim().is_empty() => None,
-        Some(Value::String(s)) => match s.trim().parse() {
-            Ok(x) => Some(x),
-            Err(_) => {
-                errors.add(key, format!("{s:?} is not a valid id."));
-                None
-            }
-        },
-        Some(_) => {
-            errors.add(key, "A valid id is required.");
-            None
-        }
-    }
-}
-
 fn opt_text(
     body: &Map<String, Value>,
     key: &str,
@@ -910,7 +873,7 @@ fn to_changes(body: &Map<String, Value>, member: &Member) -> Result<OrgUnitChang
         ch.validation_status = Some(s.unwrap_or_default());
     }
     if body.contains_key("org_unit_type_id") {
-        match opt_id(body, "org_unit_type_id", &mut e) {
+        match json_fields::id(body, "org_unit_type_id", &mut e) {
             Some(t) => ch.org_unit_type_id = Some(OrgUnitTypeId(t)),
             None => {
                 e.add("org_unit_type_id", "Org unit type is required");
@@ -918,13 +881,13 @@ fn to_changes(body: &Map<String, Value>, member: &Member) -> Result<OrgUnitChang
         }
     }
     if body.contains_key("parent_id") {
-        ch.parent_id = Some(opt_id(body, "parent_id", &mut e).map(OrgUnitId));
+        ch.parent_id = Some(json_fields::id(body, "parent_id", &mut e).map(OrgUnitId));
     }
     if let Some(groups) = id_list(body, "groups", &mut e) {
         ch.groups = Some(groups.into_iter().map(GroupId).collect());
     }
     if body.contains_key("default_image_id") {
-        ch.default_image_id = Some(opt_id(body, "default_image_id", &mut e));
+        ch.default_image_id = Some(json_fields::id(body, "default_image_id", &mut e));
     }
     if let Some(g) = body.get("geom") {
         ch.geom = Some(if g.is_null() || g.as_str() == Some("") {
@@ -955,9 +918,9 @@ fn to_changes(body: &Map<String, Value>, member: &Member) -> Result<OrgUnitChang
         }
     }
     if body.contains_key("latitude") && body.contains_key("longitude") {
-        let lat = opt_f64(body, "latitude", &mut e);
-        let lon = opt_f64(body, "longitude", &mut e);
-        let altitude = opt_f64(body, "altitude", &mut e);
+        let lat = json_fields::number(body, "latitude", &mut e);
+        let lon = json_fields::number(body, "longitude", &mut e);
+        let altitude = json_fields::number(body, "altitude", &mut e);
         ch.location = Some(match (lat, lon) {
             (Some(y), Some(x)) => {
                 let p = Point::new(x, y, altitude);
@@ -1060,14 +1023,14 @@ async fn do_create(state: &AppState, member: &Member, body: Value) -> ApiResult<
         Some(g) => parse_shape(g, "geom", &mut e),
     };
     let location = match (
-        opt_f64(&body, "latitude", &mut e),
-        opt_f64(&body, "longitude", &mut e),
+        json_fields::number(&body, "latitude", &mut e),
+        json_fields::number(&body, "longitude", &mut e),
     ) {
         (Some(y), Some(x)) => {
             let p = Point::new(
                 x,
                 y,
-                Some(opt_f64(&body, "altitude", &mut e).unwrap_or(0.0)),
+                Some(json_fields::number(&body, "altitude", &mut e).unwrap_or(0.0)),
             );
             match Geometry::Point(p).validate(&Limits::default()) {
                 Ok(()) => Some(p),
@@ -1080,11 +1043,11 @@ async fn do_create(state: &AppState, member: &Member, body: Value) -> ApiResult<
         _ => None,
     };
     let new = NewOrgUnit {
-        version_id: opt_id(&body, "version_id", &mut e).map(SourceVersionId),
-        parent_id: opt_id(&body, "parent_id", &mut e).map(OrgUnitId),
+        version_id: json_fields::id(&body, "version_id", &mut e).map(SourceVersionId),
+        parent_id: json_fields::id(&body, "parent_id", &mut e).map(OrgUnitId),
         name,
         validation_status: opt_text(&body, "validation_status", &mut e).flatten(),
-        org_unit_type_id: opt_id(&body, "org_unit_type_id", &mut e).map(OrgUnitTypeId),
+        org_unit_type_id: json_fields::id(&body, "org_unit_type_id", &mut e).map(OrgUnitTypeId),
         aliases: aliases(&body, &mut e),
         source_ref: opt_text(&body, "source_ref", &mut e).flatten(),
         code: opt_text(&body, "code", &mut e).flatten(),
