@@ -680,6 +680,13 @@ api_test!(dashboard_submits_through_openrosa, async |app: &TestApp| {
     let g = geo(app, &t).await;
     let app_id = app_id(app, &t).await;
     let r = app
+        .patch(&format!("/api/forms/{form}/"))
+        .token(&t.token)
+        .json(json!({"period_type": "QUARTER", "periods_before_allowed": 4, "periods_after_allowed": 1}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = app
         .post("/login/")
         .json(json!({"username": t.username, "password": iaso_api::testing::PASSWORD}))
         .send()
@@ -759,8 +766,26 @@ api_test!(dashboard_submits_through_openrosa, async |app: &TestApp| {
     assert_eq!(d["org_unit"]["id"], g.facilities[0]);
     assert_eq!(d["files"].as_array().unwrap().len(), 1);
 
-    // Another account's user cannot post to this account's project.
+    // Its history (the dashboard's detail page), for its account only.
+    let r = app
+        .patch(&format!("/api/instances/{}/", i.id))
+        .token(&t.token)
+        .json(json!({"period": "2024Q2"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let logs_path = format!(
+        "/api/logs/?contentType=iaso.instance&objectId={}&fields=field_diffs",
+        i.id
+    );
+    let r = app.get(&logs_path).token(&t.token).send().await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["count"], 2, "{}", r.text());
     let other = app.tenant("B").await;
+    let r = app.get(&logs_path).token(&other.token).send().await;
+    assert_eq!(r.status, 401, "{}", r.text());
+
+    // Another account's user cannot post to this account's project.
     let xml = submission("2024010101", "5f1c2a8e-0000-4c43-9a51-2b0d6f0e7a11", "x");
     let (ct, body) = multipart(&[("xml_submission_file", Some("x.xml"), xml.as_bytes())]);
     let r = app
