@@ -109,11 +109,12 @@ test('fill: answer in ODK Web Forms, send, find it in the list, on the map, open
   await expect(picker).toHaveCount(0);
   const unitName = (await page.locator('[data-test="fill-org-unit"]').innerText()).trim();
 
-  await odk.locator('.p-inputnumber input').fill('42');
+  await odk.locator('.p-inputnumber input').pressSequentially('42');
   await odk.getByText('Yes', { exact: true }).click();
   await odk.getByRole('button', { name: 'Get location' }).click();
   await page.getByRole('button', { name: 'Save location' }).click();
   await expect(odk.getByText(/-4\.31/).first()).toBeVisible();
+  await page.evaluate(() => window.scrollTo(0, 0));
   await shot(page, '54-form-fill');
   await odk.getByRole('button', { name: 'Send' }).click();
   await expect(page.locator('[data-test="sent"]')).toContainText('1 submission sent');
@@ -142,6 +143,7 @@ test('fill: answer in ODK Web Forms, send, find it in the list, on the map, open
   await expect(page.locator('.answers')).toContainText('Name of the water point');
   await expect(page.locator('.answers')).toContainText(ANSWER);
   await expect(page.locator('.answers')).toContainText('Yes');
+  await expect(page.locator('.answers')).toContainText('42');
   await expect(page.locator('[data-test="info-org-unit"]')).toHaveText(unitName);
   await expect(page.locator('[data-test="history"] li')).toHaveCount(1);
   await shot(page, '57-submission');
@@ -149,6 +151,7 @@ test('fill: answer in ODK Web Forms, send, find it in the list, on the map, open
   // Lock it, then delete and restore it.
   await page.locator('[data-test="lock"]').click();
   await expect(page.getByText('Submission locked at your level.')).toBeVisible();
+  await expect(page.locator('[data-test="locked-chip"]')).toBeVisible();
   await page.locator('[data-test="delete"]').click();
   await expect(page.locator('[data-test="deleted-chip"]')).toBeVisible();
   await page.locator('[data-test="restore"]').click();

@@ -713,7 +713,7 @@ const en = {
   'submissions.views': 'Views of the submissions',
   'submissions.filters': 'Submission filters',
   'submissions.search': 'Search',
-  'submissions.searchHint': 'Org unit name, ids:1,2 or refs:…',
+  'submissions.searchHint': 'Org unit, or ids:1,2',
   'submissions.forms': 'Forms',
   'submissions.allForms': 'All forms',
   'submissions.formsError': 'Forms could not be loaded',

@@ -784,7 +784,7 @@ const fr: Messages & Record<string, string> = {
   'submissions.views': 'Vues des soumissions',
   'submissions.filters': 'Filtres des soumissions',
   'submissions.search': 'Recherche',
-  'submissions.searchHint': 'Nom d’unité, ids:1,2 ou refs:…',
+  'submissions.searchHint': 'Unité, ou ids:1,2',
   'submissions.forms': 'Formulaires',
   'submissions.allForms': 'Tous les formulaires',
   'submissions.formsError': 'Les formulaires n’ont pas pu être chargés',
