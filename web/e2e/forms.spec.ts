@@ -181,6 +181,17 @@ test('submissions: every form, filters, selection and the French labels', async 
   await page.goto('/submissions?status=EXPORTED');
   await expect(page.getByText('No submission matches these filters.')).toBeVisible();
   await shot(page, '58-submissions-empty');
+  // The demo's Site visit submission: a repeat group and a photo with its preview.
+  const demo = (await (await page.request.get('/api/instances/?search=ids:1&limit=1')).json()) as { instances: { id: number; form_name: string }[] };
+  if (demo.instances[0]?.form_name === 'Site visit') {
+    await page.goto('/submissions/1');
+    await expect(page.locator('.answer-repeat')).toHaveCount(2);
+    await expect(page.locator('.answers')).toContainText('Consultation');
+    await expect(page.locator('.answers img.answer-image')).toBeVisible();
+    await expect(page.locator('.attachment-grid img')).toBeVisible();
+    await shot(page, '59-submission-repeats');
+    await page.goto('/submissions?status=EXPORTED');
+  }
   await page.getByLabel('Language').selectOption('fr');
   await expect(page.locator('.topbar-title')).toHaveText('Soumissions');
   await expect(page.getByText('Aucune soumission ne correspond à ces filtres.')).toBeVisible();
