@@ -730,7 +730,7 @@ const en = {
   'submissions.selectOne': 'Select submission {id}',
   'submissions.selectPage': 'Select this page',
   'submissions.unselectPage': 'Unselect this page',
-  'submissions.selected': '{count} selected',
+  'submissions.selected': '{count} selected | {count} selected',
   'submissions.deleteSelected': 'Delete',
   'submissions.restoreSelected': 'Restore',
   'submissions.bulkDeleted': '{count} submission deleted. | {count} submissions deleted.',
