@@ -4,6 +4,7 @@
 use crate::country::{generate, CountrySpec};
 use clap::Args;
 use iaso_api::Settings;
+use iaso_domain::ids::{AccountId, SourceVersionId};
 use iaso_domain::password::{random_token, HashCost, PasswordHasher};
 use iaso_domain::Module;
 use iaso_store::setup::NewAccount;
@@ -97,7 +98,7 @@ pub async fn seed(store: &Store, settings: &Settings, args: &DemoArgs) -> anyhow
          -d '{{\"username\":\"{DEMO_USERNAME}\",\"password\":\"{password}\"}}')",
         settings.bind, settings.bind
     );
-    seed_forms(store, settings, &result)
+    seed_forms(store, settings, &result, version)
         .await
         .map_err(|e| anyhow::anyhow!("cannot create the demo form: {e}"))?;
     Ok(())
@@ -136,24 +137,34 @@ settings,,,,
 ,Site visit,site_visit,2024010101,
 ";
 
-/// A demo form linked to the demo project, its version, and a few submissions (one with a
-/// photo), so that a newcomer sees data at once.
+/// How many demo submissions `serve --demo` creates, spread over facilities of the country.
+const DEMO_SUBMISSIONS: usize = 24;
+
+/// A demo form linked to the demo project and the facility type, its version, and submissions
+/// at facilities of the synthetic country (one with a photo), so that a newcomer sees data at
+/// once in the lists and on the map.
 async fn seed_forms(
     store: &Store,
     settings: &Settings,
     setup: &iaso_store::setup::SetupResult,
+    version: SourceVersionId,
 ) -> anyhow::Result<()> {
     use iaso_store::forms::{FormChanges, NewFormVersion};
-    use iaso_store::instances::{NewInstanceFile, UploadContext, UploadKey, XmlUpload};
     let files =
         iaso_files::FileStore::from_settings(&settings.file_settings(), &settings.data_dir)?;
     let account = setup.account.id;
+    let facilities = demo_facilities(store, account, version, DEMO_SUBMISSIONS).await?;
+    let facility_type = facilities
+        .first()
+        .and_then(|f| f.org_unit_type.as_ref())
+        .map(|t| t.id.get());
     let form = store
         .create_form(
             account,
             &FormChanges {
                 name: Some("Site visit".into()),
                 project_ids: Some(vec![setup.project_id.get()]),
+                org_unit_type_ids: Some(facility_type.into_iter().collect()),
                 location_field: Some(Some("gps".into())),
                 ..Default::default()
             },
@@ -162,7 +173,7 @@ async fn seed_forms(
         .await?;
     let conv = iaso_xlsform::convert(DEMO_FORM.as_bytes(), "site_visit.csv", &Default::default())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let version = conv
+    let form_version = conv
         .meta
         .version
         .clone()
@@ -170,10 +181,10 @@ async fn seed_forms(
     let xform = iaso_api::routes::form_versions::ensure_xform_version(
         &conv.xform,
         &conv.meta.form_id,
-        &version,
+        &form_version,
     );
-    let xml_key = format!("forms/{}/site_visit_{version}.xml", form.id);
-    let xls_key = format!("forms/{}/site_visit_{version}.csv", form.id);
+    let xml_key = format!("forms/{}/site_visit_{form_version}.xml", form.id);
+    let xls_key = format!("forms/{}/site_visit_{form_version}.csv", form.id);
     files.put(&xml_key, xform.clone().into_bytes()).await?;
     files.put(&xls_key, DEMO_FORM.as_bytes()).await?;
     store
@@ -181,88 +192,194 @@ async fn seed_forms(
             account,
             &NewFormVersion {
                 form_id: form.id,
-                version_id: version.clone(),
+                version_id: form_version.clone(),
                 xform_id: conv.meta.form_id.clone(),
                 file: xml_key,
                 file_size: xform.len() as i64,
                 md5: iaso_ingest::md5_hex(xform.as_bytes()),
                 xls_file: Some(xls_key),
                 xls_file_size: Some(DEMO_FORM.len() as i64),
-                descriptor: iaso_api::routes::form_versions::iaso_descriptor(&conv.meta, &version),
+                descriptor: iaso_api::routes::form_versions::iaso_descriptor(
+                    &conv.meta,
+                    &form_version,
+                ),
                 start_period: None,
                 end_period: None,
                 user: Some(setup.user.id),
             },
         )
         .await?;
-    let sites = [
-        (
-            "Central clinic",
-            "34",
-            "yes",
-            "secondary",
-            "-4.3217 15.3126 280 5",
-        ),
-        ("River post", "7", "yes", "primary", "-4.4001 15.2502 301 8"),
-        (
-            "Hill hospital",
-            "120",
-            "no",
-            "tertiary",
-            "-4.2870 15.2900 350 4",
-        ),
-    ];
-    for (n, (name, visitors, open, level, gps)) in sites.iter().enumerate() {
+    let visit = DemoVisit {
+        store,
+        files: &files,
+        setup,
+        form_id: form.id,
+        form_version: &form_version,
+    };
+    for (n, unit) in facilities.iter().enumerate() {
+        visit.submit(n, unit).await?;
+    }
+    println!(
+        "Demo: form \"Site visit\" (form id {}) with {} submissions at facilities.",
+        form.id,
+        facilities.len()
+    );
+    Ok(())
+}
+
+/// Up to `n` located units of the deepest level, spread over the whole version (one every
+/// `count / n` in id order, so that they fall in different regions).
+async fn demo_facilities(
+    store: &Store,
+    account: AccountId,
+    version: SourceVersionId,
+    n: usize,
+) -> anyhow::Result<Vec<iaso_store::org_units::OrgUnit>> {
+    use iaso_store::org_unit_search::OrgUnitFilter;
+    let scope = store.org_unit_scope(account, &[]).await?;
+    let deepest = store
+        .list_org_units(
+            &scope,
+            &[OrgUnitFilter {
+                versions: Some(vec![version.get()]),
+                validation_statuses: None,
+                located: true,
+                ..Default::default()
+            }],
+            false,
+            &["-depth".to_string(), "id".to_string()],
+            Some(1),
+            1,
+        )
+        .await?;
+    let Some(depth) = deepest.items.first().map(|u| u.depth) else {
+        return Ok(Vec::new());
+    };
+    let filter = OrgUnitFilter {
+        versions: Some(vec![version.get()]),
+        validation_statuses: None,
+        located: true,
+        depth: Some(depth),
+        ..Default::default()
+    };
+    let order = ["id".to_string()];
+    let count = store
+        .list_org_units(
+            &scope,
+            std::slice::from_ref(&filter),
+            false,
+            &order,
+            Some(1),
+            1,
+        )
+        .await?
+        .count;
+    let mut out = Vec::new();
+    let n = (n as i64).min(count);
+    for i in 0..n {
+        let page = 1 + i * count / n.max(1);
+        let listing = store
+            .list_org_units(
+                &scope,
+                std::slice::from_ref(&filter),
+                false,
+                &order,
+                Some(1),
+                page,
+            )
+            .await?;
+        out.extend(listing.items);
+    }
+    Ok(out)
+}
+
+/// One demo submission, sent as the mobile app does: its metadata naming the facility, then
+/// its XML (and photo) through the same ingest path as `POST /sync/form_upload/`.
+struct DemoVisit<'a> {
+    store: &'a Store,
+    files: &'a iaso_files::FileStore,
+    setup: &'a iaso_store::setup::SetupResult,
+    form_id: i64,
+    form_version: &'a str,
+}
+
+impl DemoVisit<'_> {
+    async fn submit(&self, n: usize, unit: &iaso_store::org_units::OrgUnit) -> anyhow::Result<()> {
+        use iaso_store::instances::{MobileMeta, OrgUnitRef, UploadContext};
+        const LEVELS: [&str; 3] = ["primary", "secondary", "tertiary"];
+        let ctx = UploadContext {
+            account: Some(self.setup.account.id),
+            project: Some(self.setup.project_id.get()),
+            user: Some(self.setup.user.id),
+        };
         let id = uuid::Uuid::new_v4();
-        let xml = format!(
-            "<?xml version=\"1.0\"?><data id=\"site_visit\" version=\"{version}\"><site_name>{name}</site_name>\
-             <visitors>{visitors}</visitors><open>{open}</open><level>{level}</level><gps>{gps}</gps>\
-             <rooms><room_name>Consultation</room_name><beds>2</beds></rooms><rooms><room_name>Maternity</room_name><beds>{n}</beds></rooms>\
-             <photo>{}</photo><meta><instanceID>uuid:{id}</instanceID></meta></data>",
-            if n == 0 { "site.png" } else { "" }
-        );
-        let parsed =
-            iaso_domain::submission::parse(xml.as_bytes()).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let key = format!("instances/demo/{id}.xml");
-        files.put(&key, xml.clone().into_bytes()).await?;
-        let mut media = Vec::new();
-        if n == 0 {
-            let png = demo_png();
-            let k = format!("instances/demo/{id}_site.png");
-            files.put(&k, png.clone()).await?;
-            media.push(NewInstanceFile {
-                name: "site.png".into(),
-                file: k,
-                size: png.len() as i64,
-                md5: iaso_ingest::md5_hex(&png),
-            });
-        }
-        store
-            .ingest_xml(
-                UploadContext {
-                    account: Some(account),
-                    project: Some(setup.project_id.get()),
-                    user: Some(setup.user.id),
-                },
-                &XmlUpload {
-                    key: UploadKey::InstanceId(format!("uuid:{id}")),
-                    file_name: format!("{id}.xml"),
-                    file: key,
-                    file_size: xml.len() as i64,
-                    md5: iaso_ingest::md5_hex(xml.as_bytes()),
-                    submission: &parsed,
-                    media,
-                    source: "demo",
+        let file_name = format!("{id}.xml");
+        let (lon, lat) = unit.location.as_ref().map_or((0.0, 0.0), |p| (p.x, p.y));
+        let photo = n == 0;
+        self.store
+            .ingest_mobile_meta(
+                ctx,
+                &MobileMeta {
+                    uuid: Some(id.to_string()),
+                    file_name: file_name.clone(),
+                    name: Some("Site visit".into()),
+                    period: None,
+                    accuracy: Some(5.0),
+                    org_unit: Some(OrgUnitRef::Id(unit.id.get())),
+                    form_id: self.form_id,
+                    planning_id: None,
+                    entity_uuid: None,
+                    entity_type_id: None,
+                    source_created_at: None,
                     source_updated_at: None,
+                    latitude: Some(lat),
+                    longitude: Some(lon),
+                    altitude: None,
                 },
             )
             .await?;
+        let xml = format!(
+            "<?xml version=\"1.0\"?><data id=\"site_visit\" version=\"{version}\"><site_name>{name}</site_name>\
+             <visitors>{visitors}</visitors><open>{open}</open><level>{level}</level><gps>{lat} {lon} 0 5</gps>\
+             <rooms><room_name>Consultation</room_name><beds>2</beds></rooms><rooms><room_name>Maternity</room_name><beds>{beds}</beds></rooms>\
+             <photo>{photo}</photo><meta><instanceID>uuid:{id}</instanceID></meta></data>",
+            version = self.form_version,
+            name = xml_text(&unit.name),
+            visitors = 5 + (n * 7) % 60,
+            open = if n % 5 == 4 { "no" } else { "yes" },
+            level = LEVELS[n % LEVELS.len()],
+            beds = n % 6,
+            photo = if photo { "site.png" } else { "" },
+        );
+        let media = if photo {
+            vec![iaso_ingest::xml::Media {
+                name: "site.png".into(),
+                data: iaso_ingest::xml::MediaData::Bytes(demo_png().into()),
+            }]
+        } else {
+            Vec::new()
+        };
+        iaso_ingest::xml::ingest(
+            self.store,
+            self.files,
+            ctx,
+            &file_name,
+            xml.as_bytes(),
+            &media,
+            iaso_ingest::xml::Keying::FileName,
+            "demo",
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.describe()))?;
+        Ok(())
     }
-    println!(
-        "Demo: form \"Site visit\" (form id {}) with 3 submissions.",
-        form.id
-    );
-    Ok(())
+}
+
+/// Escapes text for an XML element.
+fn xml_text(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// A 1x1 PNG.
