@@ -28,6 +28,16 @@ async function login(page: Page): Promise<void> {
   await expect(page.locator('.topbar-title')).toBeVisible();
 }
 
+/** Ticks "Main Project" in the dialog's project picker unless it is already chosen. */
+async function chooseProject(page: Page): Promise<void> {
+  const dialog = page.getByRole('dialog');
+  const button = dialog.getByRole('button', { name: /^Projects:/ });
+  if ((await button.getAttribute('aria-label'))?.includes('Main Project')) return;
+  await button.click();
+  await dialog.getByRole('group', { name: 'Projects' }).getByLabel('Main Project').check();
+  await dialog.getByRole('group', { name: 'Projects' }).getByRole('button', { name: 'Close' }).click();
+}
+
 const stamp = Date.now().toString(36);
 const FORM_NAME = `Water point ${stamp}`;
 const ANSWER = `Borehole ${stamp}`;
@@ -65,6 +75,8 @@ test('forms: create a form, a refused XLSForm, then a version', async ({ page })
   const dialog = page.getByRole('dialog');
   await dialog.locator('#fm-name').fill(FORM_NAME);
   await dialog.locator('#fm-location').fill('gps');
+  // Forms belong to projects (preselected when the account has just one; other tests add some).
+  await chooseProject(page);
   await shot(page, '51-form-dialog');
   await dialog.locator('[data-test="save-form"]').click();
   await expect(dialog).toHaveCount(0);
