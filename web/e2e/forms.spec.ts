@@ -198,7 +198,7 @@ test('submissions: every form, filters, selection and the French labels', async 
   if (demo.instances[0]?.form_name === 'Site visit') {
     await page.goto('/submissions/1');
     await expect(page.locator('.answer-repeat')).toHaveCount(2);
-    await expect(page.locator('.answers')).toContainText('Consultation');
+    await expect(page.locator('.answer-repeat').first()).toContainText('Consultation');
     await expect(page.locator('.answers img.answer-image')).toBeVisible();
     await expect(page.locator('.attachment-grid img')).toBeVisible();
     await shot(page, '59-submission-repeats');
