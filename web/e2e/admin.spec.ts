@@ -193,6 +193,8 @@ test('invite a user by e-mail, then delete another', async ({ page }) => {
   await expect(page.locator('.topbar-title')).toHaveText('Home');
   await page.locator('[data-test="user-menu"]').click();
   await page.locator('[data-test="logout"]').click();
+  // The logout is done once the login page shows (on a busy machine, later than the click).
+  await expect(page.locator('#username')).toBeVisible();
 
   await login(page, 'demo', DEMO_PASSWORD);
   await page.goto('/users?search=bintou');

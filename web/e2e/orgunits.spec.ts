@@ -183,10 +183,13 @@ test('sources: versions, default of the account; groups and group sets', async (
 
   await page.locator('[data-test="create-source"]').click();
   await page.locator('#s-name').fill('E2E source');
-  // Imports need a source linked to a project (Iaso's rule): pick the first one.
-  await page.getByRole('button', { name: /^Projects:/ }).click();
-  await page.getByRole('group', { name: 'Projects' }).getByRole('checkbox').first().check();
-  await page.getByRole('group', { name: 'Projects' }).getByRole('button', { name: 'Close' }).click();
+  // Imports need a source with a project (preselected only when the account has just one).
+  const projects = page.getByRole('dialog').getByRole('button', { name: /^Projects:/ });
+  if (!(await projects.getAttribute('aria-label'))?.includes('Main Project')) {
+    await projects.click();
+    await page.getByRole('dialog').getByRole('group', { name: 'Projects' }).getByLabel('Main Project').check();
+    await page.getByRole('dialog').getByRole('group', { name: 'Projects' }).getByRole('button', { name: 'Close' }).click();
+  }
   await page.locator('[data-test="save-source"]').click();
   await expect(page.getByText('Data source created.')).toBeVisible();
   await expect(page.locator('.source-card', { hasText: 'E2E source' })).toBeVisible();

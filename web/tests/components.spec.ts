@@ -76,8 +76,10 @@ describe('menu permissions', () => {
     session.setProfile({ is_superuser: false, permissions: ['iaso_user_roles'], account: { id: 1, name: 'A' } } as unknown as Profile);
     expect(visible()).toEqual(['home', 'roles']);
     session.setProfile({ is_superuser: true, permissions: [], account: { id: 1, name: 'A' } } as unknown as Profile);
-    expect(visible()).toEqual(['home', 'orgunits', 'sources', 'orgunittypes', 'groups', 'users', 'roles', 'projects', 'tasks']);
+    expect(visible()).toEqual(['home', 'orgunits', 'sources', 'orgunittypes', 'groups', 'forms', 'submissions', 'users', 'roles', 'projects', 'tasks']);
     session.setProfile({ is_superuser: false, permissions: ['iaso_org_units_read'], account: { id: 1, name: 'A' } } as unknown as Profile);
     expect(visible()).toEqual(['home', 'orgunits', 'sources', 'orgunittypes', 'groups']);
+    session.setProfile({ is_superuser: false, permissions: ['iaso_submissions'], account: { id: 1, name: 'A' } } as unknown as Profile);
+    expect(visible()).toEqual(['home', 'forms', 'submissions']);
   });
 });

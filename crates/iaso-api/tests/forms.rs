@@ -671,3 +671,128 @@ api_test!(review_and_exports, async |app: &TestApp| {
         .items;
     assert_eq!(log.len(), 3, "created, deleted, restored");
 });
+
+// The dashboard's "fill a form" flow: a logged-in browser (session cookie + CSRF header)
+// announces the submission with its org unit and period (`POST /api/instances/`), then sends
+// the XML that ODK Web Forms produced through OpenRosa; the instanceID's uuid joins the two.
+api_test!(dashboard_submits_through_openrosa, async |app: &TestApp| {
+    let (t, form) = setup(app).await;
+    let g = geo(app, &t).await;
+    let app_id = app_id(app, &t).await;
+    let r = app
+        .patch(&format!("/api/forms/{form}/"))
+        .token(&t.token)
+        .json(json!({"period_type": "QUARTER", "periods_before_allowed": 4, "periods_after_allowed": 1}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = app
+        .post("/login/")
+        .json(json!({"username": t.username, "password": iaso_api::testing::PASSWORD}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let cookie = r
+        .cookies()
+        .iter()
+        .find(|c| c.starts_with("sessionid="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let csrf = r.json()["csrf_token"].as_str().unwrap().to_string();
+    let uuid = "5f1c2a8e-0d7b-4c43-9a51-2b0d6f0e7a11";
+    let meta = json!([{"id": uuid, "file": format!("{uuid}.xml"), "name": "Web", "formId": form,
+        "orgUnitId": g.facilities[0], "period": "2024Q1", "created_at": 1712326182}]);
+    // Without the CSRF header a cookie write is refused.
+    let r = app
+        .post(&format!("/api/instances/?app_id={app_id}"))
+        .header("cookie", &cookie)
+        .json(meta.clone())
+        .send()
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = app
+        .post(&format!("/api/instances/?app_id={app_id}"))
+        .header("cookie", &cookie)
+        .header("x-csrftoken", &csrf)
+        .json(meta)
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let xml = submission("2024010101", uuid, "From the browser");
+    let (ct, body) = multipart(&[
+        (
+            "xml_submission_file",
+            Some("xml_submission_file"),
+            xml.as_bytes(),
+        ),
+        ("p.jpg", Some("p.jpg"), b"\x89PNG fake".as_slice()),
+    ]);
+    let post = |body: Vec<u8>| {
+        app.post(&format!("/openrosa/{app_id}/submission"))
+            .header("cookie", &cookie)
+            .header("x-csrftoken", &csrf)
+            .body(&ct, body)
+            .send()
+    };
+    let r = post(body.clone()).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    // A retry (the browser lost the answer) is recognised.
+    let r = post(body).await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    assert_eq!(count(app, &t, form).await, 1);
+    let i = app
+        .store()
+        .instance_by_uuid(t.account_id, uuid)
+        .await
+        .unwrap();
+    assert_eq!(i.org_unit_id, Some(g.facilities[0]));
+    assert_eq!(i.period.as_deref(), Some("2024Q1"));
+    assert_eq!(i.file_name.as_deref(), Some(format!("{uuid}.xml").as_str()));
+    assert_eq!(
+        i.created_by.as_ref().map(|u| u.username.as_str()),
+        Some(t.username.as_str())
+    );
+    let d = app
+        .get(&format!("/api/instances/{}/", i.id))
+        .token(&t.token)
+        .send()
+        .await;
+    assert_eq!(d.status, 200);
+    let d = d.json();
+    assert_eq!(d["file_content"]["name_of_site"], "From the browser");
+    assert_eq!(d["org_unit"]["id"], g.facilities[0]);
+    assert_eq!(d["files"].as_array().unwrap().len(), 1);
+
+    // Its history (the dashboard's detail page), for its account only.
+    let r = app
+        .patch(&format!("/api/instances/{}/", i.id))
+        .token(&t.token)
+        .json(json!({"period": "2024Q2"}))
+        .send()
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let logs_path = format!(
+        "/api/logs/?contentType=iaso.instance&objectId={}&fields=field_diffs",
+        i.id
+    );
+    let r = app.get(&logs_path).token(&t.token).send().await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["count"], 2, "{}", r.text());
+    let other = app.tenant("B").await;
+    let r = app.get(&logs_path).token(&other.token).send().await;
+    assert_eq!(r.status, 401, "{}", r.text());
+
+    // Another account's user cannot post to this account's project.
+    let xml = submission("2024010101", "5f1c2a8e-0000-4c43-9a51-2b0d6f0e7a11", "x");
+    let (ct, body) = multipart(&[("xml_submission_file", Some("x.xml"), xml.as_bytes())]);
+    let r = app
+        .post(&format!("/openrosa/{app_id}/submission"))
+        .token(&other.token)
+        .body(&ct, body)
+        .send()
+        .await;
+    assert_eq!(r.status, 401, "{}", r.text());
+});

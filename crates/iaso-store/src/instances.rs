@@ -734,13 +734,29 @@ pub async fn ingest_xml_in(
             .await?
         }
         (UploadKey::InstanceId(iid), Some(account)) => {
-            c.fetch_optional(sql!(
-                "SELECT id, account_id, form_id, file, file_md5, source_updated_at FROM instances WHERE account_id = $1 AND instance_id = $2
-                 ORDER BY id LIMIT 1",
-                account.get(),
-                iid.clone()
-            ))
-            .await?
+            let by_instance_id: Option<IngestRow> = c
+                .fetch_optional(sql!(
+                    "SELECT id, account_id, form_id, file, file_md5, source_updated_at FROM instances WHERE account_id = $1 AND instance_id = $2
+                     ORDER BY id LIMIT 1",
+                    account.get(),
+                    iid.clone()
+                ))
+                .await?;
+            match by_instance_id {
+                Some(row) => Some(row),
+                // A submission announced by a metadata call (`POST /api/instances/`: the
+                // dashboard, which sets the org unit and period there) under the uuid of this
+                // instanceID, still waiting for its XML.
+                None => {
+                    c.fetch_optional(sql!(
+                        "SELECT id, account_id, form_id, file, file_md5, source_updated_at FROM instances
+                         WHERE account_id = $1 AND uuid = $2 AND file IS NULL ORDER BY id LIMIT 1",
+                        account.get(),
+                        iid.strip_prefix("uuid:").unwrap_or(iid).to_string()
+                    ))
+                    .await?
+                }
+            }
         }
         (UploadKey::FileName(name), None) => {
             // Anonymous: only a submission of an open project that still waits for its XML

@@ -29,6 +29,10 @@ type Loader = RouteRecordRaw['component'];
 /** Iaso's read access to org units. */
 const ORG_UNIT_READ = [P.ORG_UNITS, P.ORG_UNITS_READ, 'iaso_registry_write', 'iaso_registry_read'];
 
+/** Iaso's readers of forms and of submissions. */
+const FORM_READ = [P.FORMS, P.SUBMISSIONS];
+const SUBMISSION_READ = [P.FORMS, P.SUBMISSIONS, 'iaso_registry_write', 'iaso_registry_read'];
+
 function page(path: string, name: string, component: Loader, meta: PageMeta): RouteRecordRaw {
   return { path, name, component, meta } as RouteRecordRaw;
 }
@@ -68,8 +72,21 @@ export const routes: RouteRecordRaw[] = [
   }),
   page('/groupsets', 'groupsets', () => import('../pages/groups/GroupSetsPage.vue'), { title: 'groupSets.title', permissions: [P.ORG_UNITS, P.ORG_UNITS_READ] }),
 
-  // Data collection (forms, submissions): pages plug in here as the APIs land, e.g.
-  // page('/forms', 'forms', () => import('../pages/forms/FormsPage.vue'), { title: 'forms.title', permissions: [P.FORMS], menu: { section: 'data', icon: 'form', order: 10 } }),
+  // Data collection: forms (versions, attachments, filling in the browser) and submissions.
+  page('/forms', 'forms', () => import('../pages/forms/FormsPage.vue'), {
+    title: 'forms.title',
+    permissions: FORM_READ,
+    menu: { section: 'data', icon: 'form', order: 10 },
+  }),
+  page('/forms/:id(\\d+)', 'form', () => import('../pages/forms/FormPage.vue'), { title: 'form.title', permissions: FORM_READ }),
+  page('/forms/:id(\\d+)/fill', 'form-fill', () => import('../pages/forms/FormFillPage.vue'), { title: 'fill.title', permissions: FORM_READ }),
+  page('/submissions', 'submissions', () => import('../pages/submissions/SubmissionsPage.vue'), {
+    title: 'submissions.title',
+    permissions: SUBMISSION_READ,
+    menu: { section: 'data', icon: 'inbox', order: 20 },
+  }),
+  page('/submissions/map', 'submissions-map', () => import('../pages/submissions/SubmissionsMapPage.vue'), { title: 'submissions.mapTitle', permissions: SUBMISSION_READ }),
+  page('/submissions/:id(\\d+)', 'submission', () => import('../pages/submissions/SubmissionPage.vue'), { title: 'submission.title', permissions: SUBMISSION_READ }),
 
   // Administration.
   page('/users', 'users', () => import('../pages/users/UsersPage.vue'), {

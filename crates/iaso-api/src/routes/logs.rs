@@ -51,6 +51,25 @@ async fn can_see(
             .group_set(&scope, GroupSetId(id))
             .await
             .map(|_| ()),
+        // A submission's history: whoever may read it (its org unit inside the caller's
+        // sub-trees, its project among the caller's).
+        "iaso.instance"
+            if [
+                Permission::Forms,
+                Permission::Submissions,
+                Permission::RegistryRead,
+                Permission::RegistryWrite,
+            ]
+            .iter()
+            .any(|p| member.has(*p)) =>
+        {
+            let viewer = super::instances::viewer(state, member).await?;
+            state
+                .store
+                .instance(member.account_id(), &viewer, id)
+                .await
+                .map(|_| ())
+        }
         "iaso.profile" if member.has(Permission::Users) => state
             .store
             .profile(member.account_id(), ProfileId(id))
