@@ -219,9 +219,9 @@ export interface InstanceAttachment {
   file: string;
 }
 
-/** The attachments of one submission (name and signed link). */
-export function instanceAttachments(id: number, signal?: AbortSignal): Promise<InstanceAttachment[]> {
-  return api.get<InstanceAttachment[]>('/api/instances/attachments/', { query: { search: `ids:${id}`, showDeleted: 'true' }, signal });
+/** The attachments of one submission (name and signed link); `deleted` for a deleted submission. */
+export function instanceAttachments(id: number, deleted = false, signal?: AbortSignal): Promise<InstanceAttachment[]> {
+  return api.get<InstanceAttachment[]>('/api/instances/attachments/', { query: { search: `ids:${id}`, showDeleted: deleted ? 'true' : undefined }, signal });
 }
 
 /**
