@@ -2111,7 +2111,7 @@ impl Store {
             .await?;
         let mut removed_files = Vec::new();
         for (file_id, name) in attached {
-            if edit.referenced.iter().any(|r| *r == name) {
+            if edit.referenced.contains(&name) {
                 continue;
             }
             tx.execute(sql!(
