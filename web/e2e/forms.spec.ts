@@ -209,3 +209,37 @@ test('submissions: every form, filters, selection and the French labels', async 
   await expect(page.getByText('Aucune soumission ne correspond à ces filtres.')).toBeVisible();
   await page.getByLabel('Langue').selectOption('en');
 });
+
+test('edit answers: a demo submission changed in ODK Web Forms, then in its detail and history', async ({ page }) => {
+  await login(page);
+  const list = (await (await page.request.get('/api/instances/?limit=50&order=id')).json()) as { instances: { id: number; form_name: string }[] };
+  const demo = list.instances.find((i) => i.form_name === 'Site visit');
+  test.skip(!demo, 'no demo submission');
+  const edited = `Edited site ${stamp}`;
+  await page.goto(`/submissions/${demo!.id}`);
+  await expect(page.locator('[data-test="submission-title"]')).toContainText('Site visit');
+  const logs = `/api/logs/?contentType=iaso.instance&objectId=${demo!.id}&limit=50&page=1`;
+  const historyBefore = ((await (await page.request.get(logs)).json()) as { count: number }).count;
+  await page.locator('[data-test="edit-answers"]').click();
+  const odk = page.locator('[data-test="odk-form"]');
+  await expect(odk.locator('.odk-form')).toBeVisible({ timeout: 30_000 });
+  // The stored answers are loaded: the site's name is there to change.
+  const name = odk.getByLabel('Name of the site');
+  const photos = await page.request.get(`/api/instances/attachments/?search=ids:${demo!.id}`);
+  const photoCount = ((await photos.json()) as unknown[]).length;
+  await expect(name).not.toHaveValue('');
+  await name.fill(edited);
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shot(page, '60-submission-edit');
+  await odk.getByRole('button', { name: 'Send' }).click();
+  // Back on the detail: the new answer, and the change in the history.
+  await expect(page).toHaveURL(new RegExp(`/submissions/${demo!.id}$`));
+  await expect(page.getByText('Answers saved.')).toBeVisible();
+  await expect(page.locator('.answers').first()).toContainText(edited);
+  await expect(page.locator('.answer-repeat').first()).toContainText('Consultation');
+  await expect(page.locator('[data-test="history"] li')).toHaveCount(historyBefore + 1);
+  await expect(page.locator('[data-test="history"] li').first()).toContainText('instance_api');
+  // The photo the engine loaded with the answers is still attached.
+  await expect(page.locator('.attachment-grid li')).toHaveCount(photoCount);
+  await shot(page, '61-submission-edited');
+});

@@ -448,6 +448,10 @@ const EXEMPT: &[(&str, &str)] = &[
         "instance looked up in the caller's account and scope; 404 otherwise (submissions_geo tests)",
     ),
     (
+        "/api/enketo/submission",
+        "edits a submission looked up (iasoInstance) in the caller's account and scope; another account's id → 404 (tests/enketo_edit.rs)",
+    ),
+    (
         "/api/instances/unlock_lock/",
         "lock looked up through its instance in the caller's account; 400 otherwise (submissions_geo tests)",
     ),

@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use iaso_domain::submission::Submission;
 use iaso_files::safe_file_name;
 use iaso_store::instances::{
-    NewInstanceFile, UploadContext, UploadKey, XmlIngest, XmlOutcome, XmlUpload,
+    AnswersEdit, AnswersEdited, NewInstanceFile, UploadContext, UploadKey, XmlIngest, XmlOutcome,
+    XmlUpload,
 };
 use iaso_store::Store;
 use std::path::PathBuf;
@@ -125,9 +126,28 @@ pub async fn prepare(
         UploadKey::FileName(n) | UploadKey::Uuid(n) => n.clone(),
         UploadKey::InstanceId(i) => format!("{}.xml", i.strip_prefix("uuid:").unwrap_or(i)),
     };
+    let (xml_key, stored) = store_files(files, &stored_name, xml, media).await?;
+    Ok(PreparedXml {
+        key,
+        file_name: stored_name,
+        xml_size: xml.len() as i64,
+        md5: md5_hex(xml),
+        xml_key,
+        media: stored,
+        parsed,
+    })
+}
+
+/// Stores an XML and its media under a fresh folder; on failure nothing stays stored.
+async fn store_files(
+    files: &FileStore,
+    stored_name: &str,
+    xml: &[u8],
+    media: &[Media],
+) -> IngestResult<(String, Vec<NewInstanceFile>)> {
     let tag = uuid::Uuid::new_v4().simple().to_string();
     let dir = format!("instances/{}/{}", month(), &tag[..12]);
-    let xml_key = format!("{dir}/{}", safe_file_name(&stored_name));
+    let xml_key = format!("{dir}/{}", safe_file_name(stored_name));
     files.put(&xml_key, Bytes::copy_from_slice(xml)).await?;
     let mut stored = Vec::with_capacity(media.len());
     for (n, m) in media.iter().enumerate() {
@@ -157,15 +177,7 @@ pub async fn prepare(
             }
         }
     }
-    Ok(PreparedXml {
-        key,
-        file_name: stored_name,
-        xml_size: xml.len() as i64,
-        md5: md5_hex(xml),
-        xml_key,
-        media: stored,
-        parsed,
-    })
+    Ok((xml_key, stored))
 }
 
 async fn file_md5(path: &std::path::Path) -> Result<String, iaso_files::FileError> {
@@ -235,4 +247,76 @@ pub async fn reparse(store: &Store, files: &FileStore, id: i64) -> IngestResult<
     let parsed = read_submission(files, &key).await?;
     store.reparse_instance(id, &parsed).await?;
     Ok(())
+}
+
+/// Every non-empty text of a submission (answers naming media files among them).
+pub fn texts(node: &iaso_domain::submission::Node, out: &mut Vec<String>) {
+    let t = node.text.trim();
+    if !t.is_empty() {
+        out.push(t.to_string());
+    }
+    for c in &node.children {
+        texts(c, out);
+    }
+}
+
+/// An edit of a submission's answers (Iaso's Enketo edit): the XML's root carries the
+/// submission's id in `iasoInstance`. Parses it (safely), stores it with its media, and lets
+/// the store replace the submission's XML (one transaction, see
+/// [`Store::edit_instance_answers`]); unused stored files are deleted. Returns the id.
+pub async fn edit_answers(
+    store: &Store,
+    files: &FileStore,
+    account: iaso_domain::AccountId,
+    viewer: &iaso_store::instances::Viewer,
+    user: iaso_domain::UserId,
+    xml: &[u8],
+    media: &[Media],
+) -> IngestResult<(i64, AnswersEdited)> {
+    let parsed = iaso_domain::submission::parse(xml)
+        .map_err(|e| IngestError::field("xml_submission_file", e.to_string()))?;
+    let id = match parsed.iaso_instance.as_deref().map(str::trim) {
+        None | Some("") => {
+            return Err(IngestError::field(
+                "xml_submission_file",
+                "The root element has no iasoInstance attribute naming the submission to edit.",
+            ))
+        }
+        Some(v) => v.parse::<i64>().map_err(|_| {
+            IngestError::field(
+                "xml_submission_file",
+                format!("iasoInstance {v:?} is not a submission id."),
+            )
+        })?,
+    };
+    let stored_name = match parsed.instance_id.as_deref() {
+        Some(i) => format!("{}.xml", i.strip_prefix("uuid:").unwrap_or(i)),
+        None => format!("instance_{id}.xml"),
+    };
+    let (xml_key, stored) = store_files(files, &stored_name, xml, media).await?;
+    let mut referenced = Vec::new();
+    texts(&parsed.root, &mut referenced);
+    let edit = AnswersEdit {
+        file: xml_key.clone(),
+        file_size: xml.len() as i64,
+        md5: md5_hex(xml),
+        submission: &parsed,
+        media: stored,
+        referenced,
+    };
+    match store
+        .edit_instance_answers(account, viewer, id, user, &edit)
+        .await
+    {
+        Ok(done) => {
+            discard(files, &done.unused_files).await;
+            Ok((id, done))
+        }
+        Err(e) => {
+            let mut keys: Vec<String> = edit.media.iter().map(|m| m.file.clone()).collect();
+            keys.push(xml_key);
+            discard(files, &keys).await;
+            Err(e.into())
+        }
+    }
 }

@@ -1995,3 +1995,165 @@ impl Store {
             .await?)
     }
 }
+
+// ---------------------------------------------------------------------------- answers edited
+
+/// A submission's answers edited in a browser (Iaso's Enketo edit,
+/// `POST /api/enketo/submission`): the new XML, its media already stored.
+#[derive(Debug, Clone)]
+pub struct AnswersEdit<'a> {
+    pub file: String,
+    pub file_size: i64,
+    pub md5: String,
+    pub submission: &'a Submission,
+    pub media: Vec<NewInstanceFile>,
+    /// Every text value of the XML: attachments whose name is none of them are no longer
+    /// used by the answers and get marked deleted.
+    pub referenced: Vec<String>,
+}
+
+/// What an edit did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswersEdited {
+    /// The same XML as the stored one: nothing but new media changed.
+    pub unchanged: bool,
+    /// Stored files of the upload that the submission does not use (the XML when unchanged,
+    /// media already attached with the same content): the caller may delete them.
+    pub unused_files: Vec<String>,
+    /// Names of the attachments marked deleted.
+    pub removed_files: Vec<String>,
+}
+
+impl Store {
+    /// Replaces a submission's XML with an edited one (one transaction): the answers are parsed
+    /// again with the version the XML names, `source_updated_at` is now, `last_modified_by`
+    /// the editor, new media are attached, attachments the XML no longer names are marked
+    /// deleted, and the change is audited. `NotFound` outside the viewer's submissions,
+    /// `Conflict` while a lock binds the viewer, `Invalid` when the XML is for another form.
+    pub async fn edit_instance_answers(
+        &self,
+        account: AccountId,
+        viewer: &Viewer,
+        id: i64,
+        user: UserId,
+        edit: &AnswersEdit<'_>,
+    ) -> StoreResult<AnswersEdited> {
+        // Visibility (sub-trees, projects, XML received) first, then everything in one
+        // transaction.
+        self.instance(account, viewer, id).await?;
+        let mut tx = self.db.begin().await?;
+        let before = load_instance(&mut tx, account, viewer, id).await?;
+        if !before.can_user_modify {
+            return Err(StoreError::Conflict(
+                "This submission is locked at a level above yours: its answers cannot be changed."
+                    .into(),
+            ));
+        }
+        let Some(form_id) = before.form_id else {
+            return Err(StoreError::invalid(
+                "xml_submission_file",
+                "This submission has no form: its answers cannot be edited.",
+            ));
+        };
+        let form = form_info(&mut tx, account, form_id).await?;
+        let s = edit.submission;
+        match (s.form_id.as_deref(), form.form_id.as_deref()) {
+            (Some(xid), Some(fid)) if xid == fid => {}
+            (None, _) => {
+                return Err(StoreError::invalid(
+                    "xml_submission_file",
+                    "The submission's root element has no id attribute naming its form.",
+                ))
+            }
+            (Some(xid), fid) => {
+                return Err(StoreError::invalid(
+                    "xml_submission_file",
+                    format!(
+                        "The edited answers are for the form {xid:?}, but this submission is of the form {:?}.",
+                        fid.unwrap_or("")
+                    ),
+                ))
+            }
+        }
+        let stored_md5: Option<String> = tx
+            .fetch_scalar(sql!("SELECT file_md5 FROM instances WHERE id = $1", id))
+            .await?;
+        let unchanged = stored_md5.as_deref() == Some(edit.md5.as_str());
+        let now = iaso_db::now();
+        let mut unused_files = add_media(&mut tx, id, &edit.media).await?;
+        let media_added = unused_files.len() < edit.media.len();
+        if unchanged {
+            unused_files.push(edit.file.clone());
+        } else {
+            let (json, version) = submission_json(&mut tx, form.id, s).await?;
+            let (location, device) = derived_fields(&mut tx, account, &form, &json).await?;
+            tx.execute(sql!(
+                "UPDATE instances SET file = $1, file_size = $2, file_md5 = $3,
+                    instance_id = COALESCE($4, instance_id), last_modified_by_id = $5,
+                    source_updated_at = $6, updated_at = $6 WHERE id = $7 AND account_id = $8",
+                edit.file.clone(),
+                edit.file_size,
+                edit.md5.clone(),
+                s.instance_id.clone(),
+                user.get(),
+                now,
+                id,
+                account.get()
+            ))
+            .await?;
+            set_parsed(&mut tx, id, &json, version, location, device).await?;
+        }
+        let attached: Vec<(i64, String)> = tx
+            .fetch_all(sql!(
+                "SELECT id, name FROM instance_files WHERE instance_id = $1 AND NOT deleted ORDER BY id",
+                id
+            ))
+            .await?;
+        let mut removed_files = Vec::new();
+        for (file_id, name) in attached {
+            if edit.referenced.contains(&name) {
+                continue;
+            }
+            tx.execute(sql!(
+                "UPDATE instance_files SET deleted = TRUE, updated_at = $1 WHERE id = $2",
+                now,
+                file_id
+            ))
+            .await?;
+            removed_files.push(name);
+        }
+        if !unchanged || media_added || !removed_files.is_empty() {
+            let after = load_instance(&mut tx, account, viewer, id).await?;
+            audit::log(
+                &mut tx,
+                &Change {
+                    account: Some(account),
+                    content_type: "iaso.instance",
+                    object_id: id.to_string(),
+                    past: before.audit_json(),
+                    new: after.audit_json(),
+                    source: audit::sources::INSTANCE_API,
+                    user: Some(user),
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(AnswersEdited {
+            unchanged,
+            unused_files,
+            removed_files,
+        })
+    }
+
+    /// Every attachment of a submission, deleted ones too: `(name, deleted)` by id.
+    pub async fn instance_file_states(&self, instance: i64) -> StoreResult<Vec<(String, bool)>> {
+        let mut db = self.db.clone();
+        Ok(db
+            .fetch_all(sql!(
+                "SELECT name, deleted FROM instance_files WHERE instance_id = $1 ORDER BY id",
+                instance
+            ))
+            .await?)
+    }
+}

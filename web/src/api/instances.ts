@@ -210,3 +210,57 @@ export async function sendSubmission(s: NewSubmission): Promise<'created' | 'dup
   const message = /<message[^>]*>([\s\S]*?)<\/message>/.exec(text)?.[1] ?? null;
   throw toApiError(res.status, message ? { detail: message.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&') } : null);
 }
+
+// ---------------------------------------------------------------- editing the answers
+
+export interface InstanceAttachment {
+  id: number;
+  name: string;
+  file: string;
+}
+
+/** The attachments of one submission (name and signed link); `deleted` for a deleted submission. */
+export function instanceAttachments(id: number, deleted = false, signal?: AbortSignal): Promise<InstanceAttachment[]> {
+  return api.get<InstanceAttachment[]>('/api/instances/attachments/', { query: { search: `ids:${id}`, showDeleted: deleted ? 'true' : undefined }, signal });
+}
+
+/**
+ * Marks an edited instance XML as Iaso's edit of submission `id`: the root's `iasoInstance`
+ * attribute names it and `meta/editUserID` the editor (both set or replaced).
+ */
+export function markEdit(xml: string, id: number, userId: number | null): string {
+  const doc = new DOMParser().parseFromString(xml, 'application/xml');
+  const root = doc.documentElement;
+  if (!root || doc.getElementsByTagName('parsererror').length) throw new Error('The form produced an XML that cannot be read.');
+  root.setAttribute('iasoInstance', String(id));
+  if (userId !== null) {
+    let meta = Array.from(root.children).find((c) => c.localName === 'meta');
+    if (!meta) {
+      meta = doc.createElementNS(root.namespaceURI, root.prefix ? `${root.prefix}:meta` : 'meta');
+      root.appendChild(meta);
+    }
+    let editor = Array.from(meta.children).find((c) => c.localName === 'editUserID');
+    if (!editor) {
+      editor = doc.createElementNS(meta.namespaceURI, meta.prefix ? `${meta.prefix}:editUserID` : 'editUserID');
+      meta.appendChild(editor);
+    }
+    editor.textContent = String(userId);
+  }
+  return new XMLSerializer().serializeToString(doc);
+}
+
+/**
+ * Sends the edited answers of submission `id` (what Web Forms produced: the XML and the
+ * attachments) to Iaso's edit path, `POST /api/enketo/submission`.
+ */
+export async function sendEdit(id: number, userId: number | null, data: FormData): Promise<void> {
+  const file = data.get('xml_submission_file');
+  if (!(file instanceof Blob)) throw new Error('The form produced no XML.');
+  const xml = markEdit(await file.text(), id, userId);
+  const body = new FormData();
+  for (const [k, v] of data.entries()) {
+    if (k !== 'xml_submission_file') body.append(k, v);
+  }
+  body.set('xml_submission_file', new Blob([xml], { type: 'text/xml' }), 'xml_submission_file.xml');
+  await api.post('/api/enketo/submission', body);
+}

@@ -86,6 +86,7 @@ export const routes: RouteRecordRaw[] = [
     menu: { section: 'data', icon: 'inbox', order: 20 },
   }),
   page('/submissions/map', 'submissions-map', () => import('../pages/submissions/SubmissionsMapPage.vue'), { title: 'submissions.mapTitle', permissions: SUBMISSION_READ }),
+  page('/submissions/:id(\\d+)/edit', 'submission-edit', () => import('../pages/submissions/SubmissionEditPage.vue'), { title: 'editAnswers.title', permissions: [P.UPDATE_SUBMISSION] }),
   page('/submissions/:id(\\d+)', 'submission', () => import('../pages/submissions/SubmissionPage.vue'), { title: 'submission.title', permissions: SUBMISSION_READ }),
 
   // Administration.

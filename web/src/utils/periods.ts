@@ -38,8 +38,28 @@ function label(kind: PeriodKind, year: number, n: number): string {
   }
 }
 
+/** DHIS2's week of a day: the ISO 8601 week (Monday to Sunday), `YYYYWn` of its ISO year. */
+export function isoWeek(d: Date): string {
+  const day = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate()));
+  const dow = (day.getUTCDay() + 6) % 7; // Monday 0 … Sunday 6
+  // The Thursday of the same week decides the year.
+  day.setUTCDate(day.getUTCDate() - dow + 3);
+  const year = day.getUTCFullYear();
+  const jan4 = new Date(Date.UTC(year, 0, 4));
+  const firstThursday = new Date(Date.UTC(year, 0, 4 - ((jan4.getUTCDay() + 6) % 7) + 3));
+  const week = 1 + Math.round((day.getTime() - firstThursday.getTime()) / (7 * 86_400_000));
+  return `${year}W${week}`;
+}
+
 /** The accepted periods, most recent first; empty when the kind is not enumerated here (type it). */
 export function allowedPeriods(kind: PeriodKind, before: number, after: number, today = new Date()): string[] {
+  if (kind === 'WEEK') {
+    const out: string[] = [];
+    for (let i = after; i >= -before; i--) {
+      out.push(isoWeek(new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate() + 7 * i))));
+    }
+    return out;
+  }
   if (kind === 'DAY') {
     const out: string[] = [];
     for (let i = after; i >= -before; i--) {

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod datasources;
+mod enketo;
 pub mod exports;
 pub mod form_versions;
 mod forms;
@@ -122,6 +123,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(instances::unlock_lock))
         .routes(routes!(instances::attachments))
         .routes(routes!(instances::attachments_count))
+        .routes(routes!(enketo::submission_head, enketo::submission_post))
         .routes(routes!(submissions::form_upload))
         .routes(routes!(submissions::bulk_upload))
         .routes(routes!(submissions::form_list))

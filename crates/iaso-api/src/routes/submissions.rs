@@ -255,12 +255,12 @@ pub(crate) fn ingest_error(e: IngestError) -> ApiError {
 
 // ------------------------------------------------------------------ XML call
 
-struct Parts {
-    xml: Option<(String, Bytes)>,
-    media: Vec<Media>,
+pub(crate) struct Parts {
+    pub(crate) xml: Option<(String, Bytes)>,
+    pub(crate) media: Vec<Media>,
 }
 
-async fn split_multipart(headers: &HeaderMap, body: Bytes) -> ApiResult<Parts> {
+pub(crate) async fn split_multipart(headers: &HeaderMap, body: Bytes) -> ApiResult<Parts> {
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
