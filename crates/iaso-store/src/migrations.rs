@@ -20,6 +20,11 @@ pub const MIGRATIONS: &[Migration] = &[
         template: include_str!("../migrations/0003_bbox_rtree_generation.sql"),
     },
     Migration {
+        version: 4,
+        name: "name_trigram",
+        template: include_str!("../migrations/0004_name_trigram.sql"),
+    },
+    Migration {
         version: 10,
         name: "tasks",
         template: include_str!("../migrations/0010_tasks.sql"),

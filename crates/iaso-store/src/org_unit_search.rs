@@ -9,7 +9,7 @@
 use crate::org_units::{load_org_units_by_ids, path_ids, push_subtrees, OrgUnit, OrgUnitScope};
 use crate::{Store, StoreResult};
 use chrono::{DateTime, NaiveDate, Utc};
-use iaso_db::{Backend, Conn, Sql};
+use iaso_db::{sql, Backend, Conn, Sql};
 use std::collections::HashMap;
 
 /// The text search of Iaso (`search=`).
@@ -220,6 +220,40 @@ fn order_items(keys: &[SortKey], reverse: bool, alias_cols: bool) -> String {
 struct Resolved {
     hierarchy: Option<Vec<String>>,
     excluded: Vec<String>,
+    /// SQLite, text search of a rare term: every unit whose name or aliases contain it (from
+    /// the trigram table, rechecked by the `LIKE`). `None`: scan the name index instead.
+    text_candidates: Option<Vec<i64>>,
+}
+
+/// Above this many trigram matches a term is frequent: walking the name index finds a page of
+/// matches sooner than sorting every candidate by name.
+const RARE_TERM_MATCHES: i64 = 2000;
+
+/// SQLite's trigram table needs at least three characters.
+async fn text_candidates(
+    c: &mut impl Conn,
+    search: Option<&Search>,
+) -> StoreResult<Option<Vec<i64>>> {
+    let Some(Search::Text(term)) = search else {
+        return Ok(None);
+    };
+    let term = term.to_lowercase();
+    if c.backend() != Backend::Sqlite || term.chars().count() < 3 {
+        return Ok(None);
+    }
+    // An FTS5 string: the term as one phrase, which the trigram tokenizer matches as a substring.
+    let phrase = format!("\"{}\"", term.replace('"', "\"\""));
+    let ids: Vec<(i64,)> = c
+        .fetch_all(sql!(
+            "SELECT rowid FROM org_units_trgm WHERE org_units_trgm MATCH $1 LIMIT $2",
+            phrase,
+            RARE_TERM_MATCHES + 1
+        ))
+        .await?;
+    if ids.len() as i64 > RARE_TERM_MATCHES {
+        return Ok(None);
+    }
+    Ok(Some(ids.into_iter().map(|r| r.0).collect()))
 }
 
 async fn resolve(
@@ -248,6 +282,7 @@ async fn resolve(
             Some(paths(c, scope, &f.hierarchy_of).await?)
         },
         excluded: paths(c, scope, &f.excluded_hierarchies).await?,
+        text_candidates: text_candidates(c, f.search.as_ref()).await?,
     })
 }
 
@@ -288,6 +323,16 @@ fn push_filter(
     match &f.search {
         None => {}
         Some(Search::Text(t)) => {
+            if let Some(ids) = &r.text_candidates {
+                // Integers read from the database: written inline, as a long list of bound
+                // parameters is slow to prepare on SQLite.
+                let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+                if list.is_empty() {
+                    q.push(" AND 1 = 0");
+                } else {
+                    q.push(" AND ou.id IN (").push(&list.join(",")).push(")");
+                }
+            }
             let alias = format!("%|{}|%", crate::like_contains(t).trim_matches('%'));
             q.push(" AND (ou.name_key LIKE ")
                 .bind(crate::like_contains(t))

@@ -480,6 +480,56 @@ backend_test!(
                 .unwrap();
             assert_eq!(r.count, n as i64, "search {q}");
         }
+        // The search index follows renames and alias changes (trigram table on SQLite, GIN
+        // index on PostgreSQL); two-letter terms are found too (they scan the name index).
+        store
+            .update_org_unit(
+                &writer(&f, &f.scope),
+                ids[3],
+                &OrgUnitChanges {
+                    name: Some("Dispensary Zeta".into()),
+                    aliases: Some(vec!["Old Centre Three".into()]),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        for (q, n) in [
+            ("zeta", 1),
+            ("ary ze", 1),
+            ("ze", 1),
+            ("centre 03", 0),
+            ("old centre three", 1),
+            ("centre 0", 9),
+        ] {
+            let r = store
+                .list_org_units(&f.scope, &[search(q)], false, &["id".into()], None, 1)
+                .await
+                .unwrap();
+            assert_eq!(r.count, n as i64, "search {q} after the rename");
+            if n == 1 {
+                assert_eq!(r.items[0].id, ids[3], "search {q}");
+            }
+        }
+        store
+            .update_org_unit(
+                &writer(&f, &f.scope),
+                ids[3],
+                &OrgUnitChanges {
+                    name: Some("Health Centre 03".into()),
+                    aliases: Some(Vec::new()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        for (q, n) in [("zeta", 0), ("centre 03", 1), ("old centre", 0)] {
+            let r = store
+                .list_org_units(&f.scope, &[search(q)], false, &["id".into()], None, 1)
+                .await
+                .unwrap();
+            assert_eq!(r.count, n as i64, "search {q} after renaming back");
+        }
         // Bounding box, hierarchy, searches with indexes.
         let bbox = OrgUnitFilter {
             bbox: Some([1.05, 10.5, 1.25, 11.5]),
