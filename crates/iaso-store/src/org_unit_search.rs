@@ -220,20 +220,17 @@ fn order_items(keys: &[SortKey], reverse: bool, alias_cols: bool) -> String {
 struct Resolved {
     hierarchy: Option<Vec<String>>,
     excluded: Vec<String>,
-    /// SQLite, text search of a rare term: every unit whose name or aliases contain it (from
-    /// the trigram table, rechecked by the `LIKE`). `None`: scan the name index instead.
-    text_candidates: Option<Vec<i64>>,
+    /// SQLite, text search of a rare term: the FTS5 phrase that finds every unit whose name or
+    /// aliases contain it (trigram table; rechecked by the `LIKE`). `None`: walk the name index.
+    trigram_phrase: Option<String>,
 }
 
-/// Above this many trigram matches a term is frequent: walking the name index finds a page of
-/// matches sooner than sorting every candidate by name.
-const RARE_TERM_MATCHES: i64 = 2000;
+/// Above this many trigram matches (in all accounts) a term is frequent: walking the name index
+/// finds a page of matches sooner than sorting every candidate by name.
+const RARE_TERM_MATCHES: i64 = 50_000;
 
-/// SQLite's trigram table needs at least three characters.
-async fn text_candidates(
-    c: &mut impl Conn,
-    search: Option<&Search>,
-) -> StoreResult<Option<Vec<i64>>> {
+/// The trigram phrase of a rare text search on SQLite (the table needs three characters).
+async fn trigram_phrase(c: &mut impl Conn, search: Option<&Search>) -> StoreResult<Option<String>> {
     let Some(Search::Text(term)) = search else {
         return Ok(None);
     };
@@ -243,17 +240,14 @@ async fn text_candidates(
     }
     // An FTS5 string: the term as one phrase, which the trigram tokenizer matches as a substring.
     let phrase = format!("\"{}\"", term.replace('"', "\"\""));
-    let ids: Vec<(i64,)> = c
-        .fetch_all(sql!(
-            "SELECT rowid FROM org_units_trgm WHERE org_units_trgm MATCH $1 LIMIT $2",
-            phrase,
+    let (n,): (i64,) = c
+        .fetch_one(sql!(
+            "SELECT COUNT(*) FROM (SELECT rowid FROM org_units_trgm WHERE org_units_trgm MATCH $1 LIMIT $2)",
+            phrase.clone(),
             RARE_TERM_MATCHES + 1
         ))
         .await?;
-    if ids.len() as i64 > RARE_TERM_MATCHES {
-        return Ok(None);
-    }
-    Ok(Some(ids.into_iter().map(|r| r.0).collect()))
+    Ok((n <= RARE_TERM_MATCHES).then_some(phrase))
 }
 
 async fn resolve(
@@ -282,7 +276,7 @@ async fn resolve(
             Some(paths(c, scope, &f.hierarchy_of).await?)
         },
         excluded: paths(c, scope, &f.excluded_hierarchies).await?,
-        text_candidates: text_candidates(c, f.search.as_ref()).await?,
+        trigram_phrase: trigram_phrase(c, f.search.as_ref()).await?,
     })
 }
 
@@ -323,15 +317,12 @@ fn push_filter(
     match &f.search {
         None => {}
         Some(Search::Text(t)) => {
-            if let Some(ids) = &r.text_candidates {
-                // Integers read from the database: written inline, as a long list of bound
-                // parameters is slow to prepare on SQLite.
-                let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-                if list.is_empty() {
-                    q.push(" AND 1 = 0");
-                } else {
-                    q.push(" AND ou.id IN (").push(&list.join(",")).push(")");
-                }
+            if let Some(phrase) = &r.trigram_phrase {
+                q.push(
+                    " AND ou.id IN (SELECT rowid FROM org_units_trgm WHERE org_units_trgm MATCH ",
+                )
+                .bind(phrase.clone())
+                .push(")");
             }
             let alias = format!("%|{}|%", crate::like_contains(t).trim_matches('%'));
             q.push(" AND (ou.name_key LIKE ")
