@@ -861,7 +861,11 @@ backend_test!(
             units.push(bulk(*id, Some((big, &big_path)), name));
         }
         for (k, id) in ids[3 + n_big..].iter().enumerate() {
-            units.push(bulk(*id, Some((small, &small_path)), format!("Post {k:03}")));
+            units.push(bulk(
+                *id,
+                Some((small, &small_path)),
+                format!("Post {k:03}"),
+            ));
         }
         insert_org_units_bulk(&mut tx, f.version, &units, None)
             .await
