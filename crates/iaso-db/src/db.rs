@@ -75,10 +75,15 @@ impl Db {
         if url.starts_with("sqlite:") {
             Self::connect_sqlite(url, options).await
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let connect = PgConnectOptions::from_str(url).map_err(|e| DbError::BadUrl {
-                url: redact(url),
-                reason: e.to_string(),
-            })?;
+            let connect = PgConnectOptions::from_str(url)
+                .map_err(|e| DbError::BadUrl {
+                    url: redact(url),
+                    reason: e.to_string(),
+                })?
+                // JIT compiles every plan PostgreSQL deems expensive (exports, whole-pyramid
+                // reads) for ~0.4 s on each execution, which index-driven statements never
+                // win back (measured in docs/benchmarks.md).
+                .options([("jit", "off")]);
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)

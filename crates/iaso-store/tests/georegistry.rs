@@ -863,3 +863,122 @@ backend_test!(
         assert_eq!(ids(r), vec![p.id]);
     }
 );
+
+backend_test!(
+    MIGRATIONS,
+    pages_of_a_large_subtree_follow_the_order,
+    |db: Db| async move {
+        // Sub-trees of more than a few thousand units are paged by walking the index of the
+        // ORDER BY on SQLite (see `walk_order_index`): same pages as a sort, from both ends.
+        use iaso_store::org_units::{insert_org_units_bulk, reserve_org_unit_ids, BulkOrgUnit};
+        let store = Store::new(db);
+        let f = fixture(&store, "Big").await;
+        let n_big = 6_000usize;
+        let n_small = 100usize;
+        let mut tx = store.db().begin().await.unwrap();
+        let ids = reserve_org_unit_ids(&mut tx, 3 + n_big + n_small)
+            .await
+            .unwrap();
+        let bulk = |id: i64, parent: Option<(i64, &str)>, name: String| BulkOrgUnit {
+            id,
+            parent_id: parent.map(|p| p.0),
+            path: parent.map_or(id.to_string(), |p| format!("{}.{id}", p.1)),
+            name,
+            validation_status: "VALID".into(),
+            org_unit_type_id: Some(f.district.get()),
+            source_ref: None,
+            code: String::new(),
+            uuid: None,
+            aliases: None,
+            location: None,
+            geom: None,
+            opening_date: None,
+            closed_date: None,
+        };
+        let root = ids[0];
+        let (big, small) = (ids[1], ids[2]);
+        let root_path = root.to_string();
+        let big_path = format!("{root}.{big}");
+        let small_path = format!("{root}.{small}");
+        let mut units = vec![
+            bulk(root, None, "Country".into()),
+            bulk(big, Some((root, &root_path)), "Region big".into()),
+            bulk(small, Some((root, &root_path)), "Region small".into()),
+        ];
+        // Names in an order unrelated to ids, with duplicates (ties broken by id).
+        for (k, id) in ids[3..3 + n_big].iter().enumerate() {
+            let name = format!("Unit {:04}", (k * 7_919) % 4_000);
+            units.push(bulk(*id, Some((big, &big_path)), name));
+        }
+        for (k, id) in ids[3 + n_big..].iter().enumerate() {
+            units.push(bulk(
+                *id,
+                Some((small, &small_path)),
+                format!("Post {k:03}"),
+            ));
+        }
+        insert_org_units_bulk(&mut tx, f.version, &units, None)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+
+        for (parent, order) in [
+            (big, "name"),
+            (big, "-name"),
+            (root, "name"),
+            (big, "id"),
+            (small, "name"),
+        ] {
+            let mut expected: Vec<(String, i64)> = units
+                .iter()
+                .filter(|u| {
+                    let p = if parent == root {
+                        &root_path
+                    } else if parent == big {
+                        &big_path
+                    } else {
+                        &small_path
+                    };
+                    u.path == *p || u.path.starts_with(&format!("{p}."))
+                })
+                .map(|u| (u.name.to_lowercase(), u.id))
+                .collect();
+            match order {
+                "name" => expected.sort(),
+                "-name" => expected.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1))),
+                _ => expected.sort_by_key(|x| x.1),
+            }
+            let filter = OrgUnitFilter {
+                validation_statuses: Some(vec!["VALID".into()]),
+                hierarchy_of: vec![parent],
+                ..Default::default()
+            };
+            let limit = 50i64;
+            let pages = (expected.len() as i64 + limit - 1) / limit;
+            for page in [1, 2, pages / 2, pages - 1, pages] {
+                let got = store
+                    .list_org_units(
+                        &f.scope,
+                        std::slice::from_ref(&filter),
+                        false,
+                        &[order.into()],
+                        Some(limit),
+                        page,
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(got.count, expected.len() as i64, "{parent} {order}");
+                let from = ((page - 1) * limit) as usize;
+                let want: Vec<i64> = expected[from..(from + limit as usize).min(expected.len())]
+                    .iter()
+                    .map(|x| x.1)
+                    .collect();
+                assert_eq!(
+                    got.items.iter().map(|u| u.id.get()).collect::<Vec<_>>(),
+                    want,
+                    "parent {parent}, order {order}, page {page}"
+                );
+            }
+        }
+    }
+);
