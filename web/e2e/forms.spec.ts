@@ -204,10 +204,19 @@ test('submissions: every form, filters, selection and the French labels', async 
     await shot(page, '59-submission-repeats');
     await page.goto('/submissions?status=EXPORTED');
   }
+  // The language is saved on the demo user's profile: wait for each save, or a later test
+  // could find the dashboard in French.
+  const profileSaved = () =>
+    page.waitForResponse((r) => r.url().includes('/api/profiles/me') && r.request().method() !== 'GET' && r.ok());
+  let saved = profileSaved();
   await page.getByLabel('Language').selectOption('fr');
+  await saved;
   await expect(page.locator('.topbar-title')).toHaveText('Soumissions');
   await expect(page.getByText('Aucune soumission ne correspond à ces filtres.')).toBeVisible();
+  saved = profileSaved();
   await page.getByLabel('Langue').selectOption('en');
+  await saved;
+  await expect(page.locator('.topbar-title')).toHaveText('Submissions');
 });
 
 test('edit answers: a demo submission changed in ODK Web Forms, then in its detail and history', async ({ page }) => {
