@@ -30,7 +30,8 @@ pub struct GeoBenchArgs {
     /// Org units of the synthetic country.
     #[arg(long, default_value_t = 100_000)]
     pub units: usize,
-    /// Scenarios to run (comma-separated); default all.
+    /// Scenarios to run (comma-separated): ou_page1, ou_deep_page, ou_search, ou_children,
+    /// ou_detail, tree, bbox_map, mobile_pyramid, mobile_delta; default all.
     #[arg(long)]
     pub only: Option<String>,
 }
@@ -63,7 +64,34 @@ async fn get_json(client: &HttpClient, uri: &str, token: &str) -> anyhow::Result
     Ok(serde_json::from_slice(&bytes)?)
 }
 
+/// Every scenario, as `--only` names them.
+const SCENARIOS: [&str; 9] = [
+    "ou_page1",
+    "ou_deep_page",
+    "ou_search",
+    "ou_children",
+    "ou_detail",
+    "tree",
+    "bbox_map",
+    "mobile_pyramid",
+    "mobile_delta",
+];
+
 pub async fn run(args: GeoBenchArgs) -> anyhow::Result<()> {
+    // Checked before the (long) generation of the country.
+    if let Some(only) = &args.only {
+        let unknown: Vec<&str> = only
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && !SCENARIOS.contains(s))
+            .collect();
+        anyhow::ensure!(
+            unknown.is_empty(),
+            "unknown scenario(s) in --only: {}; the scenarios are {}",
+            unknown.join(", "),
+            SCENARIOS.join(", ")
+        );
+    }
     let bench_db = bench_db(&args.common).await?;
     let store = Store::open(
         &bench_db.url,
