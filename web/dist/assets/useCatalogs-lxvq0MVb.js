@@ -1,0 +1,1 @@
+import{Z as e}from"./vendor-BKIOVyhT.js";import{L as t,M as n,b as r}from"./shell-DTkoOa94.js";var i=e([]),a=e([]),o=e([]),s=null;function c(){function e(e=!1){return(!s||e)&&(s=Promise.all([t().then(e=>i.value=e),n().then(e=>a.value=e),r().then(e=>o.value=e)]).then(()=>void 0).catch(e=>{throw s=null,e})),s}return{types:i,groups:a,sources:o,load:e}}export{c as t};
