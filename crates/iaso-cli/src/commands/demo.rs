@@ -228,7 +228,8 @@ async fn seed_forms(
 }
 
 /// Up to `n` located units of the deepest level, spread over the whole version (one every
-/// `count / n` in id order, so that they fall in different regions).
+/// `count / n` in id order, so that they fall in different regions): the deepest level from
+/// one single-row page, the ids of that level in one query, the chosen units in one more.
 async fn demo_facilities(
     store: &Store,
     account: AccountId,
@@ -237,15 +238,16 @@ async fn demo_facilities(
 ) -> anyhow::Result<Vec<iaso_store::org_units::OrgUnit>> {
     use iaso_store::org_unit_search::OrgUnitFilter;
     let scope = store.org_unit_scope(account, &[]).await?;
+    let located = OrgUnitFilter {
+        versions: Some(vec![version.get()]),
+        validation_statuses: None,
+        located: true,
+        ..Default::default()
+    };
     let deepest = store
         .list_org_units(
             &scope,
-            &[OrgUnitFilter {
-                versions: Some(vec![version.get()]),
-                validation_statuses: None,
-                located: true,
-                ..Default::default()
-            }],
+            std::slice::from_ref(&located),
             false,
             &["-depth".to_string(), "id".to_string()],
             Some(1),
@@ -255,42 +257,18 @@ async fn demo_facilities(
     let Some(depth) = deepest.items.first().map(|u| u.depth) else {
         return Ok(Vec::new());
     };
-    let filter = OrgUnitFilter {
-        versions: Some(vec![version.get()]),
-        validation_statuses: None,
-        located: true,
-        depth: Some(depth),
-        ..Default::default()
-    };
-    let order = ["id".to_string()];
-    let count = store
-        .list_org_units(
+    let ids = store
+        .org_unit_ids(
             &scope,
-            std::slice::from_ref(&filter),
-            false,
-            &order,
-            Some(1),
-            1,
+            &OrgUnitFilter {
+                depth: Some(depth),
+                ..located
+            },
         )
-        .await?
-        .count;
-    let mut out = Vec::new();
-    let n = (n as i64).min(count);
-    for i in 0..n {
-        let page = 1 + i * count / n.max(1);
-        let listing = store
-            .list_org_units(
-                &scope,
-                std::slice::from_ref(&filter),
-                false,
-                &order,
-                Some(1),
-                page,
-            )
-            .await?;
-        out.extend(listing.items);
-    }
-    Ok(out)
+        .await?;
+    let step = (ids.len() / n.max(1)).max(1);
+    let chosen: Vec<i64> = ids.into_iter().step_by(step).take(n).collect();
+    Ok(store.org_units_by_ids(&chosen).await?)
 }
 
 /// One demo submission, sent as the mobile app does: its metadata naming the facility, then
