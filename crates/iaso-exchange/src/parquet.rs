@@ -496,7 +496,7 @@ impl<W: Write + Send> ParquetExport<W> {
     }
 }
 
-/// Appends a cell to its column (a mismatched cell is stored as null); returns the bytes added.
+/// Appends a cell to its column; returns the bytes added.
 fn push(col: &mut Column, cell: Cell) -> usize {
     match (col, cell) {
         (Column::Int64(v, d), Cell::Int(x)) => {
@@ -532,8 +532,13 @@ fn push(col: &mut Column, cell: Cell) -> usize {
         }
         (
             Column::Int64(_, d) | Column::Int32(_, d) | Column::Double(_, d) | Column::Text(_, d),
-            _,
+            cell,
         ) => {
+            // Only nulls belong here: a value of another kind is a bug in `write`'s column order.
+            debug_assert!(
+                matches!(cell, Cell::Null),
+                "a value of the wrong kind for its column"
+            );
             d.push(0);
             0
         }
