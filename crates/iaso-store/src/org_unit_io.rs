@@ -921,14 +921,26 @@ impl Store {
     /// an exported unit, for the Parquet `level_N_*` columns. Internal nodes are a small
     /// fraction of a pyramid (about 1% of a country's units), so they are held in memory.
     pub async fn export_ancestors(&self, q: &ExportQuery) -> StoreResult<Vec<LevelInfo>> {
-        if q.scope.versions.is_empty() {
+        // Only the versions the filters can match (a unit's ancestors share its version).
+        let versions: Vec<i64> = q
+            .scope
+            .versions
+            .iter()
+            .copied()
+            .filter(|v| {
+                q.filters
+                    .iter()
+                    .any(|f| f.versions.as_ref().is_none_or(|fv| fv.contains(v)))
+            })
+            .collect();
+        if versions.is_empty() {
             return Ok(Vec::new());
         }
         let mut s = Sql::new(
             "SELECT a.id, a.name, a.source_ref, a.closed_date, a.validation_status FROM org_units a
              WHERE EXISTS (SELECT 1 FROM org_units c WHERE c.parent_id = a.id)",
         );
-        s.and_in("a.version_id", q.scope.versions.iter().copied());
+        s.and_in("a.version_id", versions);
         let mut db = self.db.clone();
         Ok(db.fetch_all(s).await?)
     }
