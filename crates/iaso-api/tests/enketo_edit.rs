@@ -334,3 +334,56 @@ api_test!(edit_answers_is_refused, async |app: &TestApp| {
     assert_eq!(r.status, 204);
     assert!(r.headers.contains_key("x-openrosa-accept-content-length"));
 });
+
+api_test!(
+    edit_answers_needs_a_multipart_body,
+    async |app: &TestApp| {
+        let (t, form) = setup(app).await;
+        let g = geo(app, &t).await;
+        set_form_types(app, &t, form, &[g.hf_type]).await;
+        let id = submission_with_photo(app, &t, form, g.facilities[0]).await;
+        let xml = edited(id, "Changed", "p.jpg");
+        for ct in ["application/xml", "application/json", "multipart/form-data"] {
+            let r = app
+                .post("/api/enketo/submission")
+                .token(&t.token)
+                .body(ct, xml.clone().into_bytes())
+                .send()
+                .await;
+            assert_eq!(r.status, 400, "{ct}: {}", r.text());
+            assert!(r.text().contains("multipart/form-data"), "{}", r.text());
+        }
+        assert_eq!(name_of(app, &t.token, id).await, "First name");
+    }
+);
+
+async fn oversized_edit_is_413(backend: iaso_api::testing::Backend) {
+    let Some(app) = TestApp::with_settings(backend, |s| s.max_body_bytes = 50_000).await else {
+        return;
+    };
+    let (t, form) = setup(&app).await;
+    let g = geo(&app, &t).await;
+    set_form_types(&app, &t, form, &[g.hf_type]).await;
+    let id = submission_with_photo(&app, &t, form, g.facilities[0]).await;
+    let big = vec![b'x'; 80_000];
+    let r = post_edit(
+        &app,
+        &t.token,
+        &edited(id, "Changed", "big.jpg"),
+        &[("big.jpg", &big)],
+    )
+    .await;
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert_eq!(name_of(&app, &t.token, id).await, "First name");
+    app.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_edit_is_413_sqlite() {
+    oversized_edit_is_413(iaso_api::testing::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_edit_is_413_postgres() {
+    oversized_edit_is_413(iaso_api::testing::Backend::Postgres).await;
+}

@@ -623,3 +623,62 @@ api_test!(export_task_writes_a_file, async |app: &TestApp| {
     assert_eq!(rows.len(), 5);
     assert_eq!(rows[0][1], "Nom");
 });
+
+api_test!(
+    export_task_refuses_bad_extra_fields_before_queueing,
+    async |app: &TestApp| {
+        let a = app.tenant("A").await;
+        let source = seed(app, &a, "task-bad").await;
+        let v = version_of(app, &a, source, 1).await;
+        for path in [
+            format!("/api/tasks/create/exportorgunits/?format=parquet&version={v}&extra_fields=bad"),
+            format!("/api/tasks/create/exportorgunits/?parquet=true&version={v}&extra_fields=geom_geojson,bad"),
+        ] {
+            let r = app.post(&path).token(&a.token).send().await;
+            assert_eq!(r.status, 400, "{path}: {}", r.text());
+            assert!(
+                r.text().contains("extra_fields") && r.text().contains("bad"),
+                "{}",
+                r.text()
+            );
+        }
+        // No export task was queued (the seed's import task is the only one).
+        let r = app.get("/api/tasks/").token(&a.token).send().await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let tasks = r.json()["tasks"].as_array().unwrap().clone();
+        assert!(
+            tasks.iter().all(|t| t["name"] == "import_gpkg_task"),
+            "{}",
+            r.text()
+        );
+    }
+);
+
+api_test!(
+    extra_fields_without_parquet_is_ignored,
+    async |app: &TestApp| {
+        let a = app.tenant("A").await;
+        let source = seed(app, &a, "extras-ignored").await;
+        let v = version_of(app, &a, source, 1).await;
+        // A list: extra_fields is a Parquet parameter only.
+        let r = app
+            .get(&format!(
+                "/api/orgunits/?version={v}&validation_status=all&extra_fields=nope&limit=10"
+            ))
+            .token(&a.token)
+            .send()
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.json()["count"], 4, "{}", r.text());
+        // A CSV export: the same.
+        let r = app
+            .get(&format!(
+                "/api/orgunits/?csv=true&version={v}&extra_fields=nope"
+            ))
+            .token(&a.token)
+            .send()
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(parse_csv(&r.text()).len(), 5);
+    }
+);

@@ -587,22 +587,36 @@ pub async fn update(
         }
         None => None,
     };
+    let changes = InstanceChanges {
+        org_unit_id: org_unit,
+        period,
+        deleted: body.deleted,
+    };
+    apply_changes(&state, &member, &headers, &viewer, id, &changes).await
+}
+
+/// Writes `changes` to a submission the caller sees (audited as `instance_api`) and answers
+/// its detail: the common end of PATCH and DELETE.
+async fn apply_changes(
+    state: &AppState,
+    member: &Member,
+    headers: &HeaderMap,
+    viewer: &Viewer,
+    id: i64,
+    changes: &InstanceChanges,
+) -> ApiResult<Json<Value>> {
     let i = state
         .store
         .update_instance(
             member.account_id(),
-            &viewer,
+            viewer,
             id,
-            &InstanceChanges {
-                org_unit_id: org_unit,
-                period,
-                deleted: body.deleted,
-            },
+            changes,
             member.principal.user.id,
             audit_sources::INSTANCE_API,
         )
         .await?;
-    Ok(Json(detail_json(&state, &member, &headers, &i).await?))
+    Ok(Json(detail_json(state, member, headers, &i).await?))
 }
 
 /// Soft-delete a submission (restore with PATCH `deleted: false` or bulkdelete).
@@ -617,21 +631,11 @@ pub async fn delete(
     member.require_any(READ)?;
     let (current, viewer) = visible(&state, &member, id).await?;
     check_modifiable(&current)?;
-    let i = state
-        .store
-        .update_instance(
-            member.account_id(),
-            &viewer,
-            id,
-            &InstanceChanges {
-                deleted: Some(true),
-                ..Default::default()
-            },
-            member.principal.user.id,
-            audit_sources::INSTANCE_API,
-        )
-        .await?;
-    Ok(Json(detail_json(&state, &member, &headers, &i).await?))
+    let changes = InstanceChanges {
+        deleted: Some(true),
+        ..Default::default()
+    };
+    apply_changes(&state, &member, &headers, &viewer, id, &changes).await
 }
 
 /// Lock a submission at the caller's highest org unit containing it (or at the root of its
