@@ -349,6 +349,24 @@ api_test!(
             "{}",
             r.text()
         );
+        // The export task says it too, before any task is queued.
+        let r = app
+            .post(&format!(
+                "/api/tasks/create/exportorgunits/?format=parquet&version={v}&extra_fields=groups_exploded_code"
+            ))
+            .token(&a.token)
+            .send()
+            .await;
+        assert_eq!(r.status, 409, "{}", r.text());
+        let tasks = app.get("/api/tasks/").token(&a.token).send().await.json();
+        assert!(
+            tasks["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|t| t["name"] == "import_gpkg_task"),
+            "{tasks}"
+        );
         // With ids in the names there is no clash.
         let r = app
             .get(&format!(

@@ -228,6 +228,19 @@ fn export_file_name(state: &AppState, member: &Member, format: Format) -> String
     )
 }
 
+/// Parquet with `groups_exploded_code` names group columns after the groups alone: two names
+/// giving the same column are a 409, said before any file is written.
+async fn ensure_group_columns(state: &AppState, format: Format, q: &ExportQuery) -> ApiResult<()> {
+    if let Format::Parquet(x) = format {
+        if x.groups_exploded_code {
+            let groups = state.store.export_groups(q).await?;
+            iaso_exchange::parquet::check_group_columns(&groups)
+                .map_err(|e| ApiError::Conflict(e.to_string()))?;
+        }
+    }
+    Ok(())
+}
+
 /// Streams an export as the response body (bounded memory; the body starts when the first
 /// chunk is ready: at once for CSV/GeoJSON, after the file is built for XLSX/GeoPackage).
 pub(crate) async fn export_response(
@@ -244,14 +257,8 @@ pub(crate) async fn export_response(
         filters,
         order,
     };
-    if let Format::Parquet(x) = format {
-        if x.groups_exploded_code {
-            // Checked before the body starts, so that the clash is a 409, not a cut stream.
-            let groups = state.store.export_groups(&q).await?;
-            iaso_exchange::parquet::check_group_columns(&groups)
-                .map_err(|e| ApiError::Conflict(e.to_string()))?;
-        }
-    }
+    // Before the body starts, so that the clash is a 409, not a cut stream.
+    ensure_group_columns(state, format, &q).await?;
     let (tx, rx) = futures::channel::mpsc::channel::<bytes::Bytes>(8);
     let store = state.store.clone();
     let rows = Arc::new(AtomicU64::new(0));
@@ -307,8 +314,26 @@ pub async fn create_export(
         })?,
         None => export_format(&q)?.unwrap_or(Format::Csv),
     };
+    // `format=parquet` takes its `extra_fields` as `parquet=true` does (400 on an unknown one).
+    let format = match format {
+        Format::Parquet(_) => Format::Parquet(
+            ExtraFields::parse(q.get("extra_fields").unwrap_or(""))
+                .map_err(|e| ApiError::field("extra_fields", e.to_string()))?,
+        ),
+        f => f,
+    };
     let scope = geo_common::scope(&state, &member).await?;
     let (filters, _) = super::org_units::list_filters(&state, &member, &scope, &q).await?;
+    ensure_group_columns(
+        &state,
+        format,
+        &ExportQuery {
+            scope: scope.clone(),
+            filters: filters.clone(),
+            order: Vec::new(),
+        },
+    )
+    .await?;
     let roots = if member.principal.user.is_superuser {
         Vec::new()
     } else {
@@ -329,12 +354,7 @@ pub async fn create_export(
         roots,
         file_name: export_file_name(&state, &member, format),
         extra_fields: match format {
-            Format::Parquet(_) => {
-                let list = q.get("extra_fields").unwrap_or("");
-                ExtraFields::parse(list)
-                    .map_err(|e| ApiError::field("extra_fields", e.to_string()))?;
-                Some(list.to_string())
-            }
+            Format::Parquet(_) => q.get("extra_fields").map(str::to_string),
             _ => None,
         },
     };
