@@ -1,6 +1,7 @@
 //! Forms, their versions and attachments.
 
 use crate::audit::{self, Change};
+use crate::org_unit_io::insert_pairs;
 use crate::{Page, PageRequest, Store, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use iaso_db::{sql, Conn, DbError, Sql};
@@ -468,22 +469,23 @@ async fn check_org_unit_types(
     Ok(())
 }
 
+/// The pairs without repeats, in their first order.
+fn distinct_pairs(pairs: impl Iterator<Item = (i64, i64)>) -> Vec<(i64, i64)> {
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for p in pairs {
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
 async fn write_links(c: &mut impl Conn, form: i64, ch: &FormChanges) -> StoreResult<()> {
     if let Some(projects) = &ch.project_ids {
         c.execute(sql!("DELETE FROM form_projects WHERE form_id = $1", form))
             .await?;
-        let mut seen = Vec::new();
-        for p in projects {
-            if !seen.contains(p) {
-                seen.push(*p);
-                c.execute(sql!(
-                    "INSERT INTO form_projects (form_id, project_id) VALUES ($1, $2)",
-                    form,
-                    *p
-                ))
-                .await?;
-            }
-        }
+        let pairs = distinct_pairs(projects.iter().map(|p| (form, *p)));
+        insert_pairs(c, "form_projects (form_id, project_id)", &pairs).await?;
     }
     if let Some(types) = &ch.org_unit_type_ids {
         c.execute(sql!(
@@ -491,18 +493,8 @@ async fn write_links(c: &mut impl Conn, form: i64, ch: &FormChanges) -> StoreRes
             form
         ))
         .await?;
-        let mut seen = Vec::new();
-        for t in types {
-            if !seen.contains(t) {
-                seen.push(*t);
-                c.execute(sql!(
-                    "INSERT INTO form_org_unit_types (form_id, org_unit_type_id) VALUES ($1, $2)",
-                    form,
-                    *t
-                ))
-                .await?;
-            }
-        }
+        let pairs = distinct_pairs(types.iter().map(|t| (form, *t)));
+        insert_pairs(c, "form_org_unit_types (form_id, org_unit_type_id)", &pairs).await?;
     }
     Ok(())
 }
@@ -732,18 +724,8 @@ impl Store {
             project
         ))
         .await?;
-        let mut seen = Vec::new();
-        for f in forms {
-            if !seen.contains(f) {
-                seen.push(*f);
-                tx.execute(sql!(
-                    "INSERT INTO form_projects (form_id, project_id) VALUES ($1, $2)",
-                    *f,
-                    project
-                ))
-                .await?;
-            }
-        }
+        let pairs = distinct_pairs(forms.iter().map(|f| (*f, project)));
+        insert_pairs(&mut tx, "form_projects (form_id, project_id)", &pairs).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -216,24 +216,8 @@ pub async fn insert_group(
             now
         ))
         .await?;
-    // See insert_org_units_bulk for the chunk sizes.
-    let per_statement = match c.backend() {
-        iaso_db::Backend::Postgres => 10_000,
-        iaso_db::Backend::Sqlite => 500,
-    };
-    for chunk in units.chunks(per_statement) {
-        if chunk.is_empty() {
-            continue;
-        }
-        let mut q = Sql::new("INSERT INTO group_org_units (group_id, org_unit_id) VALUES ");
-        for (i, u) in chunk.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.push("(").bind(id).push(", ").bind(*u).push(")");
-        }
-        c.execute(q).await?;
-    }
+    let pairs: Vec<(i64, i64)> = units.iter().map(|u| (id, *u)).collect();
+    crate::org_unit_io::insert_memberships(c, &pairs).await?;
     Ok(GroupId(id))
 }
 

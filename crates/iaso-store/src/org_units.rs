@@ -923,15 +923,14 @@ async fn write_groups(c: &mut impl Conn, id: i64, groups: &[GroupId]) -> StoreRe
         id
     ))
     .await?;
-    for g in groups.iter().collect::<BTreeSet<_>>() {
-        c.execute(sql!(
-            "INSERT INTO group_org_units (group_id, org_unit_id) VALUES ($1, $2)",
-            g.get(),
-            id
-        ))
-        .await?;
-    }
-    Ok(())
+    let pairs: Vec<(i64, i64)> = groups
+        .iter()
+        .map(|g| g.get())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .map(|g| (g, id))
+        .collect();
+    crate::org_unit_io::insert_memberships(c, &pairs).await
 }
 
 fn check_dates(opening: Option<NaiveDate>, closed: Option<NaiveDate>, errors: &mut FieldErrors) {
