@@ -730,19 +730,6 @@ impl Store {
         Ok(())
     }
 
-    /// Ids of the forms of a project.
-    pub async fn project_form_ids(&self, project: i64) -> StoreResult<Vec<i64>> {
-        let mut db = self.db.clone();
-        let rows: Vec<(i64,)> = db
-            .fetch_all(sql!(
-                "SELECT fp.form_id FROM form_projects fp JOIN forms f ON f.id = fp.form_id
-                 WHERE fp.project_id = $1 AND f.deleted_at IS NULL ORDER BY fp.form_id",
-                project
-            ))
-            .await?;
-        Ok(rows.into_iter().map(|r| r.0).collect())
-    }
-
     // ------------------------------------------------------------------ versions
 
     pub async fn list_form_versions(
@@ -816,30 +803,6 @@ impl Store {
             ))
             .await?;
         Ok(row.into())
-    }
-
-    /// A version by id without tenancy check: only for signed file URLs and internal lookups.
-    pub async fn form_version_by_id(&self, id: i64) -> StoreResult<FormVersion> {
-        let mut db = self.db.clone();
-        let row: VersionRow = db
-            .fetch_one(sql!(
-                &format!("SELECT {VERSION_COLUMNS} {VERSION_FROM} WHERE v.id = $1"),
-                id
-            ))
-            .await?;
-        Ok(row.into())
-    }
-
-    /// Versions of a form, oldest first.
-    pub async fn versions_of_form(&self, form: i64) -> StoreResult<Vec<FormVersion>> {
-        let mut db = self.db.clone();
-        let rows: Vec<VersionRow> = db
-            .fetch_all(sql!(
-                &format!("SELECT {VERSION_COLUMNS} {VERSION_FROM} WHERE v.form_id = $1 ORDER BY v.created_at, v.id"),
-                form
-            ))
-            .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
     }
 
     /// Stores a new version: sets the form's `form_id` (which must not change and must be

@@ -284,23 +284,6 @@ impl Store {
         Ok(row.into())
     }
 
-    /// Ids of a group's units, visible in the scope.
-    pub async fn group_member_ids(
-        &self,
-        scope: &OrgUnitScope,
-        id: GroupId,
-    ) -> StoreResult<Vec<i64>> {
-        let mut db = self.db.clone();
-        let mut q = Sql::new(
-            "SELECT ou.id FROM group_org_units gu JOIN org_units ou ON ou.id = gu.org_unit_id WHERE gu.group_id = ",
-        );
-        q.bind(id.get());
-        scope.push(&mut q, "ou");
-        q.push(" ORDER BY ou.id");
-        let rows: Vec<(i64,)> = db.fetch_all(q).await?;
-        Ok(rows.into_iter().map(|r| r.0).collect())
-    }
-
     /// Member ids of many groups (`group id` → unit ids), all units (list answers).
     pub async fn groups_member_ids(&self, ids: &[i64]) -> StoreResult<Vec<(i64, i64)>> {
         if ids.is_empty() {

@@ -637,24 +637,6 @@ pub async fn apply_import_update(c: &mut impl Conn, u: &ImportUpdate) -> StoreRe
     Ok(())
 }
 
-/// Whether the source of a version is read only, and the version's source (scoped).
-pub async fn version_source(
-    c: &mut impl Conn,
-    scope: &OrgUnitScope,
-    version: SourceVersionId,
-) -> StoreResult<(DataSourceId, bool, i64)> {
-    if !scope.versions.contains(&version.get()) {
-        return Err(StoreError::NotFound);
-    }
-    let row: (i64, bool, i64) = c
-        .fetch_one(sql!(
-            "SELECT ds.id, ds.read_only, sv.number FROM source_versions sv JOIN data_sources ds ON ds.id = sv.data_source_id WHERE sv.id = $1",
-            version.get()
-        ))
-        .await?;
-    Ok((DataSourceId(row.0), row.1, row.2))
-}
-
 // ----------------------------------------------------------------------------------- exports
 
 /// One org unit as the file exports need it (CSV/XLSX columns, GPKG/GeoJSON attributes).

@@ -1454,23 +1454,6 @@ impl Store {
         self.org_unit(w.scope, id).await
     }
 
-    /// Units with a given client uuid in a version (mobile creation is idempotent on it).
-    pub async fn org_unit_by_uuid(
-        &self,
-        version: SourceVersionId,
-        uuid: &str,
-    ) -> StoreResult<Option<OrgUnitId>> {
-        let mut db = self.db.clone();
-        let row: Option<(i64,)> = db
-            .fetch_optional(sql!(
-                "SELECT id FROM org_units WHERE version_id = $1 AND uuid = $2 ORDER BY id LIMIT 1",
-                version.get(),
-                uuid
-            ))
-            .await?;
-        Ok(row.map(|r| OrgUnitId(r.0)))
-    }
-
     /// Number of units per type in the scope.
     pub async fn count_org_units_by_type(
         &self,
