@@ -1,6 +1,7 @@
 //! Forms, their versions and attachments.
 
 use crate::audit::{self, Change};
+use crate::org_unit_io::insert_pairs;
 use crate::{Page, PageRequest, Store, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use iaso_db::{sql, Conn, DbError, Sql};
@@ -468,22 +469,23 @@ async fn check_org_unit_types(
     Ok(())
 }
 
+/// The pairs without repeats, in their first order.
+fn distinct_pairs(pairs: impl Iterator<Item = (i64, i64)>) -> Vec<(i64, i64)> {
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for p in pairs {
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
 async fn write_links(c: &mut impl Conn, form: i64, ch: &FormChanges) -> StoreResult<()> {
     if let Some(projects) = &ch.project_ids {
         c.execute(sql!("DELETE FROM form_projects WHERE form_id = $1", form))
             .await?;
-        let mut seen = Vec::new();
-        for p in projects {
-            if !seen.contains(p) {
-                seen.push(*p);
-                c.execute(sql!(
-                    "INSERT INTO form_projects (form_id, project_id) VALUES ($1, $2)",
-                    form,
-                    *p
-                ))
-                .await?;
-            }
-        }
+        let pairs = distinct_pairs(projects.iter().map(|p| (form, *p)));
+        insert_pairs(c, "form_projects (form_id, project_id)", &pairs).await?;
     }
     if let Some(types) = &ch.org_unit_type_ids {
         c.execute(sql!(
@@ -491,18 +493,8 @@ async fn write_links(c: &mut impl Conn, form: i64, ch: &FormChanges) -> StoreRes
             form
         ))
         .await?;
-        let mut seen = Vec::new();
-        for t in types {
-            if !seen.contains(t) {
-                seen.push(*t);
-                c.execute(sql!(
-                    "INSERT INTO form_org_unit_types (form_id, org_unit_type_id) VALUES ($1, $2)",
-                    form,
-                    *t
-                ))
-                .await?;
-            }
-        }
+        let pairs = distinct_pairs(types.iter().map(|t| (form, *t)));
+        insert_pairs(c, "form_org_unit_types (form_id, org_unit_type_id)", &pairs).await?;
     }
     Ok(())
 }
@@ -732,33 +724,10 @@ impl Store {
             project
         ))
         .await?;
-        let mut seen = Vec::new();
-        for f in forms {
-            if !seen.contains(f) {
-                seen.push(*f);
-                tx.execute(sql!(
-                    "INSERT INTO form_projects (form_id, project_id) VALUES ($1, $2)",
-                    *f,
-                    project
-                ))
-                .await?;
-            }
-        }
+        let pairs = distinct_pairs(forms.iter().map(|f| (*f, project)));
+        insert_pairs(&mut tx, "form_projects (form_id, project_id)", &pairs).await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    /// Ids of the forms of a project.
-    pub async fn project_form_ids(&self, project: i64) -> StoreResult<Vec<i64>> {
-        let mut db = self.db.clone();
-        let rows: Vec<(i64,)> = db
-            .fetch_all(sql!(
-                "SELECT fp.form_id FROM form_projects fp JOIN forms f ON f.id = fp.form_id
-                 WHERE fp.project_id = $1 AND f.deleted_at IS NULL ORDER BY fp.form_id",
-                project
-            ))
-            .await?;
-        Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
     // ------------------------------------------------------------------ versions
@@ -834,30 +803,6 @@ impl Store {
             ))
             .await?;
         Ok(row.into())
-    }
-
-    /// A version by id without tenancy check: only for signed file URLs and internal lookups.
-    pub async fn form_version_by_id(&self, id: i64) -> StoreResult<FormVersion> {
-        let mut db = self.db.clone();
-        let row: VersionRow = db
-            .fetch_one(sql!(
-                &format!("SELECT {VERSION_COLUMNS} {VERSION_FROM} WHERE v.id = $1"),
-                id
-            ))
-            .await?;
-        Ok(row.into())
-    }
-
-    /// Versions of a form, oldest first.
-    pub async fn versions_of_form(&self, form: i64) -> StoreResult<Vec<FormVersion>> {
-        let mut db = self.db.clone();
-        let rows: Vec<VersionRow> = db
-            .fetch_all(sql!(
-                &format!("SELECT {VERSION_COLUMNS} {VERSION_FROM} WHERE v.form_id = $1 ORDER BY v.created_at, v.id"),
-                form
-            ))
-            .await?;
-        Ok(rows.into_iter().map(Into::into).collect())
     }
 
     /// Stores a new version: sets the form's `form_id` (which must not change and must be

@@ -216,24 +216,8 @@ pub async fn insert_group(
             now
         ))
         .await?;
-    // See insert_org_units_bulk for the chunk sizes.
-    let per_statement = match c.backend() {
-        iaso_db::Backend::Postgres => 10_000,
-        iaso_db::Backend::Sqlite => 500,
-    };
-    for chunk in units.chunks(per_statement) {
-        if chunk.is_empty() {
-            continue;
-        }
-        let mut q = Sql::new("INSERT INTO group_org_units (group_id, org_unit_id) VALUES ");
-        for (i, u) in chunk.iter().enumerate() {
-            if i > 0 {
-                q.push(", ");
-            }
-            q.push("(").bind(id).push(", ").bind(*u).push(")");
-        }
-        c.execute(q).await?;
-    }
+    let pairs: Vec<(i64, i64)> = units.iter().map(|u| (id, *u)).collect();
+    crate::org_unit_io::insert_memberships(c, &pairs).await?;
     Ok(GroupId(id))
 }
 
@@ -298,23 +282,6 @@ impl Store {
             .push(")");
         let row: GroupRow = db.fetch_one(q).await?;
         Ok(row.into())
-    }
-
-    /// Ids of a group's units, visible in the scope.
-    pub async fn group_member_ids(
-        &self,
-        scope: &OrgUnitScope,
-        id: GroupId,
-    ) -> StoreResult<Vec<i64>> {
-        let mut db = self.db.clone();
-        let mut q = Sql::new(
-            "SELECT ou.id FROM group_org_units gu JOIN org_units ou ON ou.id = gu.org_unit_id WHERE gu.group_id = ",
-        );
-        q.bind(id.get());
-        scope.push(&mut q, "ou");
-        q.push(" ORDER BY ou.id");
-        let rows: Vec<(i64,)> = db.fetch_all(q).await?;
-        Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
     /// Member ids of many groups (`group id` → unit ids), all units (list answers).

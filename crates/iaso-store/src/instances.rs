@@ -1745,17 +1745,6 @@ impl Store {
         })
     }
 
-    /// One attachment of the account's submissions.
-    pub async fn instance_file(&self, account: AccountId, id: i64) -> StoreResult<InstanceFile> {
-        let mut db = self.db.clone();
-        let mut q = Sql::new(FILE_SELECT);
-        q.push(" WHERE x.id = ")
-            .bind(id)
-            .push(" AND i.account_id = ")
-            .bind(account.get());
-        Ok(db.fetch_one(q).await?)
-    }
-
     /// Changes a submission and records the change. Refused while a lock binds the viewer; a
     /// new org unit must be one of the account's units visible to the viewer.
     pub async fn update_instance(

@@ -405,17 +405,25 @@ pub async fn version_unit_index(
 
 /// Inserts group memberships in multi-row statements (duplicates must be removed first).
 pub async fn insert_memberships(c: &mut impl Conn, pairs: &[(i64, i64)]) -> StoreResult<()> {
+    insert_pairs(c, "group_org_units (group_id, org_unit_id)", pairs).await
+}
+
+/// Inserts rows of a two-column link table, `table` naming it with its columns
+/// (`"form_projects (form_id, project_id)"`), in multi-row statements. Duplicates (in `pairs`
+/// or with existing rows) must be removed first.
+pub(crate) async fn insert_pairs(
+    c: &mut impl Conn,
+    table: &str,
+    pairs: &[(i64, i64)],
+) -> StoreResult<()> {
     let per = rows_per_statement(c.backend(), 2);
     for chunk in pairs.chunks(per) {
-        if chunk.is_empty() {
-            continue;
-        }
-        let mut q = Sql::new("INSERT INTO group_org_units (group_id, org_unit_id) VALUES ");
-        for (i, (g, u)) in chunk.iter().enumerate() {
+        let mut q = Sql::new(format!("INSERT INTO {table} VALUES "));
+        for (i, (a, b)) in chunk.iter().enumerate() {
             if i > 0 {
                 q.push(", ");
             }
-            q.push("(").bind(*g).push(", ").bind(*u).push(")");
+            q.push("(").bind(*a).push(", ").bind(*b).push(")");
         }
         c.execute(q).await?;
     }
@@ -627,24 +635,6 @@ pub async fn apply_import_update(c: &mut impl Conn, u: &ImportUpdate) -> StoreRe
         }
     })?;
     Ok(())
-}
-
-/// Whether the source of a version is read only, and the version's source (scoped).
-pub async fn version_source(
-    c: &mut impl Conn,
-    scope: &OrgUnitScope,
-    version: SourceVersionId,
-) -> StoreResult<(DataSourceId, bool, i64)> {
-    if !scope.versions.contains(&version.get()) {
-        return Err(StoreError::NotFound);
-    }
-    let row: (i64, bool, i64) = c
-        .fetch_one(sql!(
-            "SELECT ds.id, ds.read_only, sv.number FROM source_versions sv JOIN data_sources ds ON ds.id = sv.data_source_id WHERE sv.id = $1",
-            version.get()
-        ))
-        .await?;
-    Ok((DataSourceId(row.0), row.1, row.2))
 }
 
 // ----------------------------------------------------------------------------------- exports
@@ -1188,20 +1178,15 @@ pub async fn copy_version_content(
             .await?;
         let members: Vec<(i64,)> = c
             .fetch_all(sql!(
-                "SELECT group_id FROM group_set_groups WHERE group_set_id = $1",
+                "SELECT group_id FROM group_set_groups WHERE group_set_id = $1 ORDER BY group_id",
                 id
             ))
             .await?;
-        for (g,) in members {
-            if let Some(ng) = group_map.get(&g) {
-                c.execute(sql!(
-                    "INSERT INTO group_set_groups (group_set_id, group_id) VALUES ($1, $2)",
-                    new,
-                    *ng
-                ))
-                .await?;
-            }
-        }
+        let pairs: Vec<(i64, i64)> = members
+            .iter()
+            .filter_map(|(g,)| group_map.get(g).map(|ng| (new, *ng)))
+            .collect();
+        insert_pairs(c, "group_set_groups (group_set_id, group_id)", &pairs).await?;
     }
     // Units: a temporary map old id → new id and new path, then one INSERT ... SELECT.
     let index = version_unit_index(c, from).await?;

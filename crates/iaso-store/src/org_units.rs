@@ -923,15 +923,14 @@ async fn write_groups(c: &mut impl Conn, id: i64, groups: &[GroupId]) -> StoreRe
         id
     ))
     .await?;
-    for g in groups.iter().collect::<BTreeSet<_>>() {
-        c.execute(sql!(
-            "INSERT INTO group_org_units (group_id, org_unit_id) VALUES ($1, $2)",
-            g.get(),
-            id
-        ))
-        .await?;
-    }
-    Ok(())
+    let pairs: Vec<(i64, i64)> = groups
+        .iter()
+        .map(|g| g.get())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .map(|g| (g, id))
+        .collect();
+    crate::org_unit_io::insert_memberships(c, &pairs).await
 }
 
 fn check_dates(opening: Option<NaiveDate>, closed: Option<NaiveDate>, errors: &mut FieldErrors) {
@@ -1453,23 +1452,6 @@ impl Store {
         update_org_unit_in(&mut tx, w, id, ch).await?;
         tx.commit().await?;
         self.org_unit(w.scope, id).await
-    }
-
-    /// Units with a given client uuid in a version (mobile creation is idempotent on it).
-    pub async fn org_unit_by_uuid(
-        &self,
-        version: SourceVersionId,
-        uuid: &str,
-    ) -> StoreResult<Option<OrgUnitId>> {
-        let mut db = self.db.clone();
-        let row: Option<(i64,)> = db
-            .fetch_optional(sql!(
-                "SELECT id FROM org_units WHERE version_id = $1 AND uuid = $2 ORDER BY id LIMIT 1",
-                version.get(),
-                uuid
-            ))
-            .await?;
-        Ok(row.map(|r| OrgUnitId(r.0)))
     }
 
     /// Number of units per type in the scope.
